@@ -1,0 +1,1 @@
+"""Pure network analysis: ties in, plain data out."""

@@ -1,0 +1,67 @@
+"""Plain data that flows into and out of the analytics: ties, people, options, results.
+
+Everything here is standard-library only so that the bot, the CLI and the tests can build
+inputs without knowing how the analysis works inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import networkx as nx
+
+
+@dataclass(frozen=True, slots=True)
+class Tie:
+    """One tie event: ``source`` named ``target`` (was helped by, recognised, asked ...)."""
+
+    source: str
+    target: str
+    kind: str = ""
+    weight: float = 1.0
+    occurred_at: datetime | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One person. ``attrs`` keeps any extra column of ``people.csv``."""
+
+    id: str
+    name: str = ""
+    team: str = ""
+    manager: str = ""
+    title: str = ""
+    location: str = ""
+    champion: bool = False
+    joined_at: str = ""
+    active: bool = True
+    opted_out: bool = False
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisOptions:
+    """Knobs of one analysis run; every default is the documented product default."""
+
+    window_days: float | None = 90.0
+    half_life_days: float | None = 30.0
+    kinds: frozenset[str] | None = None
+    kind_weights: dict[str, float] = field(default_factory=dict)
+    now: datetime | None = None
+    min_group_size: int = 5
+    champions_k: int = 5
+    seed: int = 0
+    diffusion_runs: int = 200
+    diffusion_steps: int = 10
+
+
+@dataclass(slots=True)
+class Analysis:
+    """The result of one run: the analysed graph and the metrics.json-shaped dict."""
+
+    graph: nx.DiGraph
+    result: dict[str, Any]
+    people: dict[str, Person] = field(default_factory=dict)

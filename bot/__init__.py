@@ -1,0 +1,1 @@
+"""Core PeerPulse: configuration, storage, services, CLI and the local Slack sandbox."""

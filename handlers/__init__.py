@@ -1,0 +1,1 @@
+"""Thin Slack listeners, one module per Slack surface."""
