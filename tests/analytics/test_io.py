@@ -203,7 +203,7 @@ def test_write_then_read_people_round_trips(tmp_path: Path) -> None:
         "Paris",
         True,
         "2023-01-05",
-        {"x": "1", "y": ""},
+        attrs={"x": "1", "y": ""},
     )
     assert back[1].attrs == {"x": "", "y": "é"}
 
