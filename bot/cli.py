@@ -1,5 +1,236 @@
-"""Command-line entry point (placeholder until the CLI lands)."""
+"""`peerpulse` command line: every command reads `.env`, and fails with a one-line reason."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.errors import PeerPulseError
+
+PROG = "peerpulse"
 
 
-def main() -> None:
-    raise SystemExit("peerpulse: not ready")
+class CommandFailed(Exception):
+    """Raised by a command to stop with a one-line reason and a non-zero exit code."""
+
+
+def _setup_logging(settings: Settings | None = None, verbose: bool = False) -> None:
+    level = "DEBUG" if verbose else (settings.log_level if settings else "INFO")
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("apscheduler", "slack_sdk", "slack_bolt", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _workspace(session, team: str | None):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from bot.models import Workspace
+
+    workspaces = list(session.scalars(select(Workspace).order_by(Workspace.id)))
+    if team:
+        workspaces = [w for w in workspaces if w.slack_team_id == team]
+    if not workspaces:
+        raise CommandFailed(
+            "no workspace recorded yet: start the bot once (peerpulse run) "
+            "so it learns its workspace and syncs the roster"
+        )
+    if len(workspaces) > 1:
+        ids = ", ".join(w.slack_team_id for w in workspaces)
+        raise CommandFailed(f"several workspaces ({ids}): choose one with --team")
+    return workspaces[0]
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    settings.require("SLACK_BOT_TOKEN")
+    _setup_logging(settings, args.verbose)
+    if settings.socket_mode and not args.http:
+        from bot.server import serve_socket_mode
+
+        print(f"{PROG}: starting in Socket Mode", file=sys.stderr)
+        serve_socket_mode(settings)
+        return 0
+    settings.require("SLACK_SIGNING_SECRET")
+    from bot.server import serve_http
+
+    print(
+        f"{PROG}: serving POST /slack/events and GET /healthz on http://{args.host}:{args.port}",
+        file=sys.stderr,
+    )
+    serve_http(settings, args.host, args.port)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import db
+
+    db.upgrade(settings.database_url)
+    print(f"{PROG}: database at {_safe_url(settings.database_url)} is up to date")
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import db
+    from bot.services.roster import import_roster
+
+    db.upgrade(settings.database_url)
+    factory = db.make_session_factory(db.make_engine(settings.database_url))
+    with db.transaction(factory) as session:
+        ws = _workspace(session, args.team)
+        result = import_roster(session, ws, Path(args.file))
+    print(
+        f"{PROG}: imported {result.rows} row(s) from {args.file}; {result.changed} field(s) changed"
+    )
+    return 0
+
+
+def cmd_roster_sync(args: argparse.Namespace, settings: Settings) -> int:
+    settings.require("SLACK_BOT_TOKEN")
+    _setup_logging(settings, args.verbose)
+    from bot.runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    runtime.sync_roster_now()
+    print(f"{PROG}: roster synced")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import db
+    from bot.services.export import export_csv
+
+    db.upgrade(settings.database_url)
+    factory = db.make_session_factory(db.make_engine(settings.database_url))
+    with db.transaction(factory) as session:
+        ws = _workspace(session, args.team)
+        result = export_csv(session, ws, Path(args.out))
+    print(
+        f"{PROG}: wrote {result.ties} tie(s) to {result.ties_path} and "
+        f"{result.people} people to {result.people_path}"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(
+        out_dir=Path(args.out),
+        people=args.people,
+        teams=args.teams,
+        seed=args.seed,
+        weeks=args.weeks,
+    )
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database>"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="PeerPulse: see and grow your organisation's informal network."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the bot (Socket Mode if SLACK_APP_TOKEN is set)")
+    run.add_argument("--http", action="store_true", help="HTTP mode even if SLACK_APP_TOKEN is set")
+    run.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
+    run.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run the whole bot against a local Slack sandbox")
+    demo.add_argument("--out", default="demo-output", help="output folder (default ./demo-output)")
+    demo.add_argument("--people", type=int, default=150, help="simulated people (default 150)")
+    demo.add_argument("--teams", type=int, default=8, help="simulated teams (default 8)")
+    demo.add_argument("--weeks", type=int, default=6, help="simulated weeks (default 6)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser(
+        "analyze",
+        help="offline analysis of a tie list (see 'peerpulse analyze -h')",
+        add_help=False,
+    )
+
+    export = sub.add_parser("export", help="write stored ties and people as CSV")
+    export.add_argument("--out", required=True, help="output folder")
+    export.add_argument("--team", help="Slack team id, when several workspaces are stored")
+    export.set_defaults(func=cmd_export)
+
+    dbp = sub.add_parser("db", help="database maintenance")
+    dbsub = dbp.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    roster = sub.add_parser("roster", help="people and formal structure")
+    rsub = roster.add_subparsers(dest="roster_command", metavar="ACTION", required=True)
+    imp = rsub.add_parser("import", help="load team, manager, title from a CSV")
+    imp.add_argument("file", help="CSV with slack_id or email, and team, manager, title")
+    imp.add_argument("--team", help="Slack team id, when several workspaces are stored")
+    imp.set_defaults(func=cmd_roster_import)
+    rsub.add_parser("sync", help="sync people from Slack now").set_defaults(func=cmd_roster_sync)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "analyze":
+        from analytics.cli import main as analyze_main
+
+        return analyze_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    func: Callable[[argparse.Namespace, Settings], int] = args.func
+    try:
+        settings = load_settings()
+        return func(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except (ConfigError, CommandFailed) as exc:
+        print(f"{PROG} {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except PeerPulseError as exc:
+        print(f"{PROG} {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        from slack_sdk.errors import SlackApiError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SlackApiError):
+            reason = f"Slack answered {exc.response.get('error', exc.response.status_code)}"
+        elif isinstance(exc, SQLAlchemyError):
+            reason = f"database error: {str(exc.__cause__ or exc).splitlines()[0]}"
+        elif isinstance(exc, OSError):
+            reason = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        else:
+            reason = f"{type(exc).__name__}: {_one_line(exc).splitlines()[0]}"
+        if args.verbose:
+            raise
+        print(f"{PROG} {args.command}: {reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""Settings: the one place that reads the environment (and `.env`).
+
+Every other module receives a frozen `Settings` object; nothing else looks at `os.environ`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message says which one and how to fix it."""
+
+
+HOW_TO_GET = {
+    "SLACK_BOT_TOKEN": (
+        "create the app from manifest.yml at api.slack.com/apps, install it to your workspace, "
+        "and copy the Bot User OAuth Token (xoxb-...) into .env as SLACK_BOT_TOKEN=..."
+    ),
+    "SLACK_SIGNING_SECRET": (
+        "copy the Signing Secret from your app's Basic Information page into .env as "
+        "SLACK_SIGNING_SECRET=... (or set SLACK_APP_TOKEN to use Socket Mode instead)"
+    ),
+    "SLACK_APP_TOKEN": (
+        "create an app-level token with the connections:write scope on your app's Basic "
+        "Information page and put it in .env as SLACK_APP_TOKEN=xapp-..."
+    ),
+}
+
+
+def _split_ids(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts = value.replace(";", ",").split(",")
+    elif isinstance(value, list | tuple | set | frozenset):
+        parts = [str(v) for v in value]
+    else:
+        raise ValueError("expected a comma-separated list of Slack user ids")
+    return tuple(p.strip() for p in parts if p.strip())
+
+
+class Settings(BaseSettings):
+    """Typed, frozen settings read from the environment and a `.env` file in the working dir.
+
+    The variable names are the stable interface from design.md; PeerPulse-specific knobs use
+    the ``PEERPULSE_`` prefix.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default=SLACK_DEFAULT_API_URL, alias="SLACK_API_URL")
+    database_url: str = Field(default="sqlite:///peerpulse.db", alias="DATABASE_URL")
+    owners: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="PEERPULSE_OWNERS")
+    timezone: str = Field(default="UTC", alias="PEERPULSE_TIMEZONE")
+    roster_sync_hour: int = Field(default=3, ge=0, le=23, alias="PEERPULSE_ROSTER_SYNC_HOUR")
+    slack_max_retries: int = Field(default=3, ge=0, le=10, alias="PEERPULSE_SLACK_MAX_RETRIES")
+    log_level: str = Field(default="INFO", alias="PEERPULSE_LOG_LEVEL")
+
+    @field_validator("owners", mode="before")
+    @classmethod
+    def _parse_owners(cls, value: object) -> tuple[str, ...]:
+        return _split_ids(value)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        value = value.strip()
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    def require(self, *names: str) -> None:
+        """Raise `ConfigError` naming the first missing variable and how to get it."""
+        for name in names:
+            field = next(f for f, info in type(self).model_fields.items() if info.alias == name)
+            if getattr(self, field) is None:
+                raise ConfigError(f"{name} is not set: {HOW_TO_GET.get(name, 'set it in .env')}")
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+
+def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> Settings:
+    """Read settings; turn validation errors into a one-line `ConfigError`."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None

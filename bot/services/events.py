@@ -1,0 +1,29 @@
+"""Remembering which Slack events were handled, so a redelivery is processed once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.models import ProcessedEvent
+
+
+def first_delivery(session: Session, event_id: str) -> bool:
+    """Record ``event_id``; False when it was already recorded (a retry or a duplicate)."""
+    if session.scalar(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id == event_id)):
+        return False
+    try:
+        with session.begin_nested():
+            session.add(ProcessedEvent(event_id=event_id))
+    except IntegrityError:
+        return False
+    return True
+
+
+def forget_old_events(session: Session, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
+    """Slack retries for minutes, not days: older ids can go."""
+    res = session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < now - keep))
+    return int(getattr(res, "rowcount", 0) or 0)

@@ -1,0 +1,34 @@
+"""`peerpulse export`: the stored ties and people as CSV files, one row per tie event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from analytics.io import write_people, write_ties
+from bot.models import Workspace
+from bot.services.ties import analysis_inputs
+
+
+@dataclass
+class ExportResult:
+    ties_path: Path
+    people_path: Path
+    ties: int
+    people: int
+
+
+def export_csv(session: Session, workspace: Workspace, out_dir: Path) -> ExportResult:
+    """Write ``ties.csv`` (raw events, never aggregated) and ``people.csv`` into ``out_dir``.
+
+    Opted-out people and every tie touching them are left out; deactivated people stay,
+    since their history is still part of the network's record.
+    """
+    ties, people = analysis_inputs(session, workspace, include_inactive=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ties_path, people_path = out_dir / "ties.csv", out_dir / "people.csv"
+    write_ties(ties_path, ties)
+    write_people(people_path, people)
+    return ExportResult(ties_path, people_path, len(ties), len(people))

@@ -1,0 +1,21 @@
+"""Events API listeners: roster changes as they happen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.services import Services
+from bot.services.roster import member_changed
+
+
+def register(app: App, services: Services) -> None:
+    def on_member_change(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        user = event.get("user")
+        if isinstance(user, dict) and services.workspace_id:
+            member_changed(services.sessions, services.workspace_id, user)
+
+    app.event("user_change")(on_member_change)
+    app.event("team_join")(on_member_change)
