@@ -47,7 +47,7 @@ def make_web_client(settings: Settings) -> WebClient:
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Open the database (applying migrations) and make the Slack client. Connects to nothing else."""
+    """Open the database (applying migrations) and make the Slack client."""
     if migrate:
         db.upgrade(settings.database_url)
     engine = db.make_engine(settings.database_url)
@@ -95,7 +95,7 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
             log.exception("unhandled error", exc_info=error)
         text = _user_message(error)
         try:
-            if body.get("response_url") or args.respond is not None and body.get("command"):
+            if body.get("response_url") and args.respond is not None:
                 args.respond(text=text, response_type="ephemeral", replace_original=False)
                 return None
             user = (body.get("user") or {}).get("id") or body.get("user_id")
