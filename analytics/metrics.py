@@ -1,0 +1,487 @@
+"""Per-person network metrics, vectorised with numpy and scipy.sparse so they scale to 100k people.
+
+networkx stays the reference: every function here is tested against its networkx
+counterpart on small graphs (karate club, Florentine families) and matches it to 1e-9 where
+networkx is exact. The speed comes from replacing per-node Python loops by sparse matrix
+products (batched breadth-first search for betweenness, masked two-step products for Burt's
+measures, clustering and two-step reach).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "BETWEENNESS_EXACT_MAX",
+    "betweenness",
+    "default_pivots",
+    "pagerank",
+    "person_metrics",
+    "structural_holes",
+    "to_sparse",
+]
+
+#: Largest graph (people) whose betweenness is computed exactly. Exact betweenness costs one
+#: breadth-first search per person, O(n * m); at 2,000 people and 10 ties each it takes about
+#: a second with the batched search below. Larger graphs are sampled (see default_pivots).
+BETWEENNESS_EXACT_MAX = 2000
+
+# Sources searched at once by the batched BFS. Wider batches amortise the sparse products
+# better but hold (n x batch) dense arrays: 64 columns of 100k float64 are ~50 MB each.
+_BFS_BATCH = 64
+
+# Upper bound on the stored entries of one block of a two-step product, to cap memory.
+_BLOCK_NNZ = 4_000_000
+
+
+def default_pivots(n: int) -> int:
+    """Return the number of sampled source people used for betweenness of an ``n``-person graph.
+
+    Above :data:`BETWEENNESS_EXACT_MAX`, betweenness is estimated from shortest paths out of
+    a seeded random sample of sources (Brandes & Pich 2007). 512 sources up to 20,000 people
+    and 256 beyond keep the cost near-linear in the number of ties. The error this causes is
+    measured against exact betweenness in ``tests/analytics/test_metrics.py`` (on a 3,000-person
+    community graph with 512 sources: Spearman rank correlation with exact > 0.95 and at least
+    8 of the exact top 10 in the sampled top 10).
+
+    Examples
+    --------
+    >>> default_pivots(500), default_pivots(10_000), default_pivots(100_000)
+    (500, 512, 256)
+    """
+    if n <= BETWEENNESS_EXACT_MAX:
+        return n
+    return 512 if n <= 20_000 else 256
+
+
+def to_sparse(
+    G: nx.DiGraph, weight: str | None = "weight", nodelist: Sequence[Hashable] | None = None
+) -> tuple[list[Hashable], sp.csr_array]:
+    """Return ``(nodes, W)`` with ``W[i, j]`` the weight of edge ``nodes[i] -> nodes[j]``.
+
+    A missing weight attribute counts as 1; ``weight=None`` gives a 0/1 matrix. For an
+    undirected graph both directions are filled.
+
+    Examples
+    --------
+    >>> nodes, W = to_sparse(nx.DiGraph([("a", "b")]))
+    >>> nodes, W.toarray().tolist()
+    (['a', 'b'], [[0.0, 1.0], [0.0, 0.0]])
+    """
+    nodes = list(G) if nodelist is None else list(nodelist)
+    index = {node: i for i, node in enumerate(nodes)}
+    n = len(nodes)
+    m = G.number_of_edges()
+    rows = np.empty(m, dtype=np.int64)
+    cols = np.empty(m, dtype=np.int64)
+    vals = np.ones(m, dtype=float)
+    if weight is None:
+        for e, (u, v) in enumerate(G.edges()):
+            rows[e] = index[u]
+            cols[e] = index[v]
+    else:
+        for e, (u, v, w) in enumerate(G.edges(data=weight, default=1.0)):
+            rows[e] = index[u]
+            cols[e] = index[v]
+            vals[e] = w
+    if not G.is_directed():
+        rows, cols = np.concatenate([rows, cols]), np.concatenate([cols, rows])
+        vals = np.concatenate([vals, vals])
+        keep = ~((rows == cols) & (np.arange(rows.size) >= m))  # self-loops once
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    W = sp.csr_array((vals, (rows, cols)), shape=(n, n))
+    W.sum_duplicates()
+    return nodes, W
+
+
+# --------------------------------------------------------------------------------------------
+# Betweenness
+
+
+def _brandes_batched(A: sp.csr_array, sources: np.ndarray) -> np.ndarray:
+    """Dependency sums of Brandes' algorithm over ``sources``, many BFS at once.
+
+    ``A`` is the 0/1 adjacency (row = from). Each batch keeps one column per source: path
+    counts ``sigma`` and BFS ``depth`` are (n x batch) arrays and one BFS level of every source
+    is a single sparse-times-dense product, so the Python loop runs once per level, not per
+    node. Returns the summed dependency of every node over the searches from ``sources``.
+    """
+    n = A.shape[0]
+    At = A.T.tocsr()  # row v lists the predecessors of v
+    total = np.zeros(n)
+    for start in range(0, sources.size, _BFS_BATCH):
+        batch = sources[start : start + _BFS_BATCH]
+        cols = np.arange(batch.size)
+        sigma = np.zeros((n, batch.size))
+        sigma[batch, cols] = 1.0
+        depth = np.full((n, batch.size), -1, dtype=np.int32)
+        depth[batch, cols] = 0
+        frontier = sigma.copy()
+        level = 0
+        while True:
+            arrived = At @ frontier  # shortest-path counts reaching each node this level
+            arrived[depth >= 0] = 0.0
+            new = arrived > 0.0
+            if not new.any():
+                break
+            level += 1
+            depth[new] = level
+            sigma += arrived
+            frontier = arrived
+        delta = np.zeros((n, batch.size))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for d in range(level, 0, -1):
+                at_d = depth == d
+                coef = np.where(at_d, (1.0 + delta) / sigma, 0.0)
+                pulled = A @ coef  # for v: sum of coef over its successors
+                before = depth == d - 1
+                delta += np.where(before, sigma * pulled, 0.0)
+        delta[depth <= 0] = 0.0  # sources and unreachable nodes collect nothing
+        total += delta.sum(axis=1)
+    return total
+
+
+def betweenness(
+    G: nx.DiGraph,
+    *,
+    exact_max: int = BETWEENNESS_EXACT_MAX,
+    k: int | None = None,
+    seed: int = 0,
+) -> tuple[dict[Hashable, float], str]:
+    """Normalised betweenness centrality of the directed graph, exact or sampled.
+
+    Shortest paths count hops (weights are tie strengths, not distances, so they are not
+    used). The value equals ``networkx.betweenness_centrality(G, normalized=True)``:
+    the dependency sum divided by ``(n - 1)(n - 2)``.
+
+    When ``k`` is None the computation is exact up to ``exact_max`` people and otherwise uses
+    ``default_pivots(n)`` sampled sources. Sampled values are rescaled like networkx's
+    ``betweenness_centrality(G, k=k)`` (sources by ``1/((k-1)(n-2))``, others by
+    ``1/(k(n-2))``), so they estimate the exact values without bias.
+
+    Parameters
+    ----------
+    G : networkx.DiGraph
+        The tie graph (an undirected graph is read as symmetric).
+    exact_max : int, optional
+        Largest number of people computed exactly (default :data:`BETWEENNESS_EXACT_MAX`).
+    k : int, optional
+        Number of sampled sources; ``k >= n`` means exact.
+    seed : int, optional
+        Seed of the source sample.
+
+    Returns
+    -------
+    values : dict
+        Node -> normalised betweenness.
+    method : str
+        ``"exact"`` or ``"sampled:k=N"``.
+
+    Examples
+    --------
+    >>> G = nx.DiGraph([("a", "b"), ("b", "c")])
+    >>> betweenness(G)
+    ({'a': 0.0, 'b': 0.5, 'c': 0.0}, 'exact')
+    >>> betweenness(nx.path_graph(50, create_using=nx.DiGraph), k=10)[1]
+    'sampled:k=10'
+    """
+    nodes, W = to_sparse(G, weight=None)
+    n = len(nodes)
+    if n < 3:
+        return {node: 0.0 for node in nodes}, "exact"
+    A = (W > 0).astype(float).tocsr()
+    A.setdiag(0.0)
+    A.eliminate_zeros()
+    if k is None:
+        k = n if n <= exact_max else default_pivots(n)
+    if k >= n:
+        total = _brandes_batched(A, np.arange(n))
+        values = total / ((n - 1) * (n - 2))
+        method = "exact"
+    else:
+        k = max(2, int(k))
+        rng = np.random.default_rng(seed)
+        sources = np.sort(rng.choice(n, size=k, replace=False))
+        total = _brandes_batched(A, sources)
+        scale = np.full(n, 1.0 / (k * (n - 2)))
+        scale[sources] = 1.0 / ((k - 1) * (n - 2))
+        values = total * scale
+        method = f"sampled:k={k}"
+    return {node: float(values[i]) for i, node in enumerate(nodes)}, method
+
+
+# --------------------------------------------------------------------------------------------
+# PageRank
+
+
+def pagerank(
+    G: nx.DiGraph,
+    *,
+    alpha: float = 0.85,
+    weight: str | None = "weight",
+    max_iter: int = 200,
+    tol: float = 1.0e-10,
+) -> dict[Hashable, float]:
+    """Weighted PageRank by power iteration on a sparse matrix.
+
+    Same model as ``networkx.pagerank``: uniform teleport and dangling people spread their
+    rank uniformly. It stops when the L1 change falls below ``n * tol``; the default tolerance
+    is tighter than networkx's 1e-6, so values agree with a tightly converged networkx run
+    to about 1e-10.
+
+    Examples
+    --------
+    >>> pr = pagerank(nx.DiGraph([("a", "b"), ("c", "b")]))
+    >>> max(pr, key=pr.get), round(sum(pr.values()), 12)
+    ('b', 1.0)
+    """
+    nodes, W = to_sparse(G, weight=weight)
+    n = len(nodes)
+    if n == 0:
+        return {}
+    out = np.asarray(W.sum(axis=1)).ravel()
+    dangling = out == 0
+    inv = np.zeros(n)
+    inv[~dangling] = 1.0 / out[~dangling]
+    QT = (sp.diags_array(inv) @ W).T.tocsr()  # row-stochastic, transposed for x @ Q
+    x = np.full(n, 1.0 / n)
+    for _ in range(max_iter):
+        last = x
+        x = alpha * (QT @ x + x[dangling].sum() / n) + (1.0 - alpha) / n
+        if np.abs(x - last).sum() < n * tol:
+            break
+    x = x / x.sum()
+    return {node: float(x[i]) for i, node in enumerate(nodes)}
+
+
+# --------------------------------------------------------------------------------------------
+# Burt's structural holes, clustering and two-step reach on the undirected view
+
+
+def _row_blocks(B: sp.csr_array) -> list[tuple[int, int]]:
+    """Split rows so each block's two-step product stays under ``_BLOCK_NNZ`` entries."""
+    n = B.shape[0]
+    deg = np.diff(B.indptr).astype(float)
+    bound = B @ deg  # entries of row i of B @ B are at most the sum of its neighbours' degrees
+    blocks: list[tuple[int, int]] = []
+    start, acc = 0, 0.0
+    for i in range(n):
+        acc += bound[i]
+        if acc > _BLOCK_NNZ and i > start:
+            blocks.append((start, i))
+            start, acc = i, bound[i]
+    if start < n:
+        blocks.append((start, n))
+    return blocks
+
+
+def _row_sums(M: sp.csr_array) -> np.ndarray:
+    return np.asarray(M.sum(axis=1)).ravel()
+
+
+def structural_holes(
+    G: nx.DiGraph, weight: str | None = "weight"
+) -> dict[str, dict[Hashable, Any]]:
+    """Burt's constraint and effective size, clustering and two-step reach, vectorised.
+
+    All four are read on the undirected weighted view ``U`` where ``U[i, j]`` is the sum of
+    both tie directions between ``i`` and ``j``. With ``p_ij = U[i, j] / sum_k U[i, k]``:
+
+    - constraint ``c_i = sum_{j in N(i)} (p_ij + sum_q p_iq p_qj) ** 2`` (Burt 1992), equal to
+      ``networkx.constraint(U, weight=...)``; None for people without ties (networkx: NaN);
+    - effective size ``sum_{j in N(i)} (1 - sum_q p_iq m_jq)`` with
+      ``m_jq = U[j, q] / max_k U[j, k]``, equal to ``networkx.effective_size(U, weight=...)``;
+      0.0 for people without ties (networkx: NaN);
+    - clustering: share of pairs of i's contacts that are themselves tied (unweighted,
+      ``networkx.clustering`` on the undirected view);
+    - two-step reach: share of the other people within two steps of i, ties read in either
+      direction.
+
+    The sums over ``q`` are two-step sparse products kept only where ``i`` and ``j`` are tied,
+    computed in row blocks so memory stays bounded.
+
+    Returns
+    -------
+    dict
+        ``{"constraint": {...}, "effective_size": {...}, "clustering": {...},
+        "two_step_reach": {...}}``, each keyed by node.
+
+    Examples
+    --------
+    >>> holes = structural_holes(nx.DiGraph([("hub", "a"), ("hub", "b"), ("a", "b")]))
+    >>> round(holes["constraint"]["hub"], 4), holes["clustering"]["hub"]
+    (1.125, 1.0)
+    """
+    nodes, W = to_sparse(G, weight=weight)
+    n = len(nodes)
+    W = W.tocsr()
+    W.setdiag(0.0)
+    W.eliminate_zeros()
+    U = (W + W.T).tocsr()
+    U.sort_indices()
+    B = U.copy()
+    B.data[:] = 1.0
+    strength = _row_sums(U)
+    deg = np.diff(U.indptr)
+    has = deg > 0
+    inv_s = np.zeros(n)
+    inv_s[has] = 1.0 / strength[has]
+    row_max = np.zeros(n)
+    nz_rows = np.flatnonzero(has)
+    if nz_rows.size:
+        row_max[nz_rows] = np.maximum.reduceat(U.data, U.indptr[nz_rows])
+    inv_max = np.zeros(n)
+    inv_max[has] = 1.0 / row_max[has]
+    P = (sp.diags_array(inv_s) @ U).tocsr()
+    MT = (sp.diags_array(inv_max) @ U).T.tocsr()
+
+    constraint = np.zeros(n)
+    redundancy = np.zeros(n)
+    twice_triangles = np.zeros(n)
+    reach = np.zeros(n)
+    for r0, r1 in _row_blocks(B):
+        Pb, Bb = P[r0:r1], B[r0:r1]
+        PP = (Pb @ P).tocsr()
+        direct_plus_indirect = Pb + PP.multiply(Bb)
+        constraint[r0:r1] = _row_sums(direct_plus_indirect.power(2))
+        redundancy[r0:r1] = _row_sums((Pb @ MT).multiply(Bb))
+        twice_triangles[r0:r1] = _row_sums((Bb @ B).multiply(Bb))
+        within_two = (PP + Bb).tocsr()
+        within_two.eliminate_zeros()
+        # PP holds the diagonal (i reaches itself in two steps) exactly when i has a tie.
+        reach[r0:r1] = np.diff(within_two.indptr) - has[r0:r1]
+    effective = deg - redundancy
+    pairs = deg * (deg - 1.0)
+    clustering = np.zeros(n)
+    many = pairs > 0
+    clustering[many] = twice_triangles[many] / pairs[many]
+    reach_share = reach / (n - 1) if n > 1 else np.zeros(n)
+    return {
+        "constraint": {
+            node: (float(constraint[i]) if has[i] else None) for i, node in enumerate(nodes)
+        },
+        "effective_size": {
+            node: (float(effective[i]) if has[i] else 0.0) for i, node in enumerate(nodes)
+        },
+        "clustering": {node: float(clustering[i]) for i, node in enumerate(nodes)},
+        "two_step_reach": {node: float(reach_share[i]) for i, node in enumerate(nodes)},
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Everything per person
+
+
+def _team_codes(G: nx.DiGraph, nodes: list[Hashable]) -> np.ndarray:
+    codes: dict[str, int] = {}
+    out = np.full(len(nodes), -1, dtype=np.int64)
+    for i, node in enumerate(nodes):
+        team = G.nodes[node].get("team") or ""
+        if team:
+            out[i] = codes.setdefault(str(team), len(codes))
+    return out
+
+
+def person_metrics(
+    G: nx.DiGraph,
+    *,
+    weight: str = "weight",
+    seed: int = 0,
+    betweenness_exact_max: int = BETWEENNESS_EXACT_MAX,
+) -> dict[Hashable, dict[str, Any]]:
+    """Every per-person metric of the directed weighted tie graph.
+
+    Keys of each person's dict:
+
+    - ``in_degree`` / ``out_degree``: distinct people who named them / whom they named;
+    - ``in_strength`` / ``out_strength``: summed (decayed) tie weight in / out;
+    - ``reciprocity``: share of their ties that are returned, ``2 * mutual / (in + out)``
+      (networkx's per-node reciprocity); 0.0 for people without ties;
+    - ``betweenness``: see :func:`betweenness` (exact up to ``betweenness_exact_max``);
+    - ``pagerank``: weighted, alpha 0.85, see :func:`pagerank`;
+    - ``constraint``, ``effective_size``, ``clustering``, ``two_step_reach``: see
+      :func:`structural_holes` (constraint is None for people without ties);
+    - ``cross_team_share``: share of their contacts (either direction, distinct people, only
+      contacts whose team is known) who sit in another team; None when their own team is
+      unknown or no contact has a known team.
+
+    The betweenness method used is stored in ``G.graph["betweenness_method"]``.
+
+    Examples
+    --------
+    >>> G = nx.DiGraph([("a", "b"), ("b", "a"), ("c", "a")])
+    >>> nx.set_node_attributes(G, {"a": "x", "b": "x", "c": "y"}, "team")
+    >>> m = person_metrics(G)
+    >>> m["a"]["in_degree"], m["a"]["reciprocity"], m["a"]["cross_team_share"]
+    (2, 0.6666666666666666, 0.5)
+    """
+    nodes, W = to_sparse(G, weight=weight)
+    n = len(nodes)
+    W = W.tocsr()
+    W.setdiag(0.0)
+    W.eliminate_zeros()
+    A = W.copy()
+    A.data[:] = 1.0
+    out_deg = np.diff(A.indptr)
+    in_deg = np.asarray(A.sum(axis=0)).ravel()
+    out_s = _row_sums(W)
+    in_s = np.asarray(W.sum(axis=0)).ravel()
+    mutual = _row_sums(A.multiply(A.T))
+    touching = out_deg + in_deg
+    recip = np.zeros(n)
+    has = touching > 0
+    recip[has] = 2.0 * mutual[has] / touching[has]
+
+    bc, method = betweenness(G, exact_max=betweenness_exact_max, seed=seed)
+    G.graph["betweenness_method"] = method
+    pr = pagerank(G, weight=weight)
+    holes = structural_holes(G, weight=weight)
+
+    # Cross-team share over distinct undirected contacts with a known team.
+    teams = _team_codes(G, nodes)
+    Bc = (A + A.T).tocoo()
+    rows, cols = Bc.row, Bc.col
+    known = (teams[rows] >= 0) & (teams[cols] >= 0)
+    other = known & (teams[rows] != teams[cols])
+    known_n = np.bincount(rows[known], minlength=n)
+    other_n = np.bincount(rows[other], minlength=n)
+
+    result: dict[Hashable, dict[str, Any]] = {}
+    for i, node in enumerate(nodes):
+        cross = (
+            float(other_n[i] / known_n[i]) if teams[i] >= 0 and known_n[i] > 0 else None
+        )
+        result[node] = {
+            "in_degree": int(in_deg[i]),
+            "out_degree": int(out_deg[i]),
+            "in_strength": float(in_s[i]),
+            "out_strength": float(out_s[i]),
+            "reciprocity": float(recip[i]),
+            "betweenness": bc[node],
+            "pagerank": pr[node],
+            "constraint": holes["constraint"][node],
+            "effective_size": holes["effective_size"][node],
+            "clustering": holes["clustering"][node],
+            "two_step_reach": holes["two_step_reach"][node],
+            "cross_team_share": cross,
+        }
+    return result
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """Return ``value`` unless it is None, NaN or infinite (JSON has no NaN).
+
+    Examples
+    --------
+    >>> finite_or_none(float("nan")) is None, finite_or_none(0.5)
+    (True, 0.5)
+    """
+    if value is None or not math.isfinite(value):
+        return None
+    return value
