@@ -1,0 +1,181 @@
+"""Array views of a graph shared by roles, champions and diffusion (helper A2's modules).
+
+Python loops over 1M edges are the slow part of a 100k-person analysis, so the graph is turned
+into integer edge arrays once and every later step works on numpy / scipy.sparse arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "GraphArrays",
+    "expand_rows",
+    "graph_arrays",
+    "reach",
+    "undirected_csr",
+    "unique_ints",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class GraphArrays:
+    """Integer view of a directed graph.
+
+    ``nodes`` is sorted by id so that every tie-break that falls back to position is
+    deterministic whatever order the graph was built in. ``src``/``dst``/``weight`` hold the
+    directed edges with self-loops removed (a self-loop neither reaches nor influences anyone).
+    """
+
+    nodes: list[str]
+    index: dict[str, int]
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.nodes)
+
+
+def _as_weight(value: object) -> float:
+    # Weights come from build_graph and are positive; anything odd (missing, NaN, negative,
+    # non-numeric) counts as "no weight" rather than crashing a report.
+    try:
+        w = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return w if math.isfinite(w) and w > 0 else 0.0
+
+
+def graph_arrays(G: nx.Graph, weight: str | None = "weight") -> GraphArrays:
+    """Return the :class:`GraphArrays` view of ``G`` (edges taken as directed).
+
+    Examples
+    --------
+    >>> G = nx.DiGraph([("b", "a"), ("a", "a")])
+    >>> arr = graph_arrays(G)
+    >>> arr.nodes, arr.src.tolist(), arr.dst.tolist()
+    (['a', 'b'], [1], [0])
+    """
+    nodes = sorted(G, key=str)
+    index = {node: i for i, node in enumerate(nodes)}
+    # One generator pass over the adjacency dicts (an undirected graph lists every edge from
+    # both ends, which is exactly the two directed copies we want).
+    adj = G.adj
+    lengths = np.fromiter((len(adj[u]) for u in adj), dtype=np.int64, count=len(adj))
+    m = int(lengths.sum())
+    src = np.repeat(np.fromiter((index[u] for u in adj), dtype=np.int64, count=len(adj)), lengths)
+    dst = np.fromiter((index[v] for u in adj for v in adj[u]), dtype=np.int64, count=m)
+    if weight is None:
+        w = np.ones(m, dtype=np.float64)
+    else:
+        try:
+            w = np.fromiter(
+                (d.get(weight, 1.0) for u in adj for d in adj[u].values()),
+                dtype=np.float64,
+                count=m,
+            )
+        except (TypeError, ValueError):
+            w = np.fromiter(
+                (_as_weight(d.get(weight, 1.0)) for u in adj for d in adj[u].values()),
+                dtype=np.float64,
+                count=m,
+            )
+        w = np.where(np.isfinite(w) & (w > 0), w, 0.0)
+    keep = src != dst
+    src, dst, w = src[keep], dst[keep], w[keep]
+    return GraphArrays(nodes, index, src, dst, w)
+
+
+def unique_ints(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array (sort + compare, faster than np.unique here).
+
+    Examples
+    --------
+    >>> unique_ints(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    x = np.sort(np.asarray(values, dtype=np.int64))
+    if x.size == 0:
+        return x
+    keep = np.empty(x.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
+def undirected_csr(arr: GraphArrays) -> sp.csr_array:
+    """Symmetric 0/1 adjacency (ties in either direction, no self-loops, no duplicates).
+
+    Examples
+    --------
+    >>> arr = graph_arrays(nx.DiGraph([("a", "b"), ("b", "a"), ("c", "b")]))
+    >>> undirected_csr(arr).toarray().tolist()
+    [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
+    """
+    n = arr.n
+    rows = np.concatenate([arr.src, arr.dst])
+    cols = np.concatenate([arr.dst, arr.src])
+    data = np.ones(rows.shape[0], dtype=np.int8)
+    A = sp.csr_array((data, (rows, cols)), shape=(n, n))
+    A.sum_duplicates()
+    A.data[:] = 1
+    A.sort_indices()
+    return A
+
+
+def expand_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of every stored entry of the CSR ``rows``, and which row each came from.
+
+    Returns ``(owner, positions)`` where ``positions`` index ``indices``/``data`` of the CSR
+    matrix and ``owner[j]`` is the position in ``rows`` that produced ``positions[j]``. This is
+    the vectorised "for row in rows: for entry in row" loop.
+
+    Examples
+    --------
+    >>> indptr = np.array([0, 2, 2, 5])
+    >>> owner, pos = expand_rows(indptr, np.array([2, 0]))
+    >>> owner.tolist(), pos.tolist()
+    ([0, 0, 0, 1, 1], [2, 3, 4, 0, 1])
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    owner = np.repeat(np.arange(rows.shape[0], dtype=np.int64), lengths)
+    # offset inside each row = global running index - where that row's block starts
+    block_start = np.cumsum(lengths) - lengths
+    positions = np.arange(total, dtype=np.int64) - np.repeat(block_start - starts, lengths)
+    return owner, positions
+
+
+def reach(A: sp.csr_array, sources: np.ndarray, steps: int) -> np.ndarray:
+    """Boolean mask of nodes within ``steps`` hops of any source (sources included).
+
+    Breadth-first by frontier, so the cost is the number of edges leaving reached nodes.
+
+    Examples
+    --------
+    >>> arr = graph_arrays(nx.path_graph(["a", "b", "c", "d"]).to_directed())
+    >>> reach(undirected_csr(arr), np.array([0]), 2).tolist()
+    [True, True, True, False]
+    """
+    n = A.shape[0]
+    reached = np.zeros(n, dtype=bool)
+    frontier = unique_ints(np.asarray(sources, dtype=np.int64))
+    reached[frontier] = True
+    for _ in range(max(0, int(steps))):
+        if frontier.size == 0:
+            break
+        _, pos = expand_rows(A.indptr, frontier)
+        nxt = A.indices[pos]
+        nxt = unique_ints(nxt[~reached[nxt]])
+        reached[nxt] = True
+        frontier = nxt
+    return reached
