@@ -55,6 +55,7 @@ def empty_report() -> dict[str, Any]:
         "invalid_weight": 0,
         "removed_people": 0,
         "removed_ties_dropped": 0,
+        "window_end": None,
     }
 
 
@@ -102,7 +103,8 @@ def build_graph(
         ``kinds`` (sorted distinct non-empty kinds joined by ",").
     report : dict
         ``ties_read``, ``ties_used``, the drop counters above, ``unknown_ids`` (sorted) and
-        ``removed_people`` (opted-out plus inactive people in the roster).
+        ``removed_people`` (opted-out plus inactive people in the roster) and ``window_end``
+        (the ``now`` used, ISO 8601 in UTC).
 
     Examples
     --------
@@ -200,6 +202,7 @@ def build_graph(
         report["ties_used"] += 1
 
     report["unknown_ids"] = sorted(unknown)
+    report["window_end"] = now.isoformat()
 
     G = nx.DiGraph()
     if roster is not None:
