@@ -1,0 +1,290 @@
+"""``peerpulse analyze``: offline analysis of a tie list into an output folder.
+
+``bot/cli.py`` either delegates to :func:`main` with the arguments after ``analyze`` or
+adds :func:`add_arguments` to its own subparser and calls :func:`run_from_args`.
+Malformed input ends in exit code 2 and one line on stderr naming file, line and problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from analytics.errors import AnalyticsError, AnalyticsInputError
+from analytics.io import read_people, read_ties
+from analytics.model import AnalysisOptions
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "add_arguments",
+    "build_parser",
+    "main",
+    "options_from_args",
+    "run_analyze",
+    "run_from_args",
+]
+
+PROG = "peerpulse analyze"
+EXIT_OK = 0
+#: Something went wrong that is not the input's fault (cannot write the output folder).
+EXIT_FAILED = 1
+#: The input is malformed or the options are invalid, as argparse's own usage errors.
+EXIT_INPUT = 2
+
+_DEFAULTS = AnalysisOptions()
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _days(text: str) -> float | None:
+    """A number of days > 0, or ``none``/``off``/``0`` for no limit."""
+    if text.strip().lower() in {"none", "off", "all", "0"}:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days or 'none', got {text!r}"
+        ) from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _kinds(text: str) -> frozenset[str]:
+    kinds = frozenset(k.strip() for k in text.split(",") if k.strip())
+    if not kinds:
+        raise argparse.ArgumentTypeError("expected kinds separated by commas, like helped,kudos")
+    return kinds
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``analyze`` options to ``parser`` (a parser or a subcommand parser)."""
+    parser.add_argument(
+        "--ties",
+        required=True,
+        type=Path,
+        metavar="T.csv",
+        help="tie list: source,target[,kind,weight,occurred_at]",
+    )
+    parser.add_argument(
+        "--people",
+        type=Path,
+        metavar="P.csv",
+        help="people: id[,name,team,manager,title,location,champion,joined_at]; "
+        "everyone listed appears in the output, isolates included",
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="output folder (created if needed)"
+    )
+    parser.add_argument(
+        "--window-days",
+        type=_days,
+        default=_DEFAULTS.window_days,
+        metavar="N",
+        help="only ties from the last N days (default %(default)s; 'none' for all)",
+    )
+    parser.add_argument(
+        "--half-life-days",
+        type=_days,
+        default=_DEFAULTS.half_life_days,
+        metavar="N",
+        help="decay half-life in days (default %(default)s; 'none' for no decay)",
+    )
+    parser.add_argument(
+        "--kinds",
+        type=_kinds,
+        default=None,
+        metavar="a,b",
+        help="only these tie kinds (default: all)",
+    )
+    parser.add_argument(
+        "--champions-k",
+        type=_count(0),
+        default=_DEFAULTS.champions_k,
+        metavar="K",
+        help="how many champions to recommend (default %(default)s)",
+    )
+    parser.add_argument(
+        "--min-group-size",
+        type=_count(1),
+        default=_DEFAULTS.min_group_size,
+        metavar="N",
+        help="hide figures of groups smaller than N people (default %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=_DEFAULTS.seed,
+        metavar="S",
+        help="random seed; same seed, same results (default %(default)s)",
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The stand-alone parser of ``peerpulse analyze``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Analyse a tie list offline and write metrics.json, people.csv, "
+        "network.gexf, network.graphml, network.png and report.html into DIR.",
+    )
+    return add_arguments(parser)
+
+
+def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
+    """The :class:`AnalysisOptions` described by parsed arguments."""
+    return AnalysisOptions(
+        window_days=args.window_days,
+        half_life_days=args.half_life_days,
+        kinds=args.kinds,
+        champions_k=args.champions_k,
+        min_group_size=args.min_group_size,
+        seed=args.seed,
+    )
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:,} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return ""  # unreachable
+
+
+def _input_summary(report: dict[str, Any]) -> list[str]:
+    lines = []
+    dropped = report.get("self_ties_dropped") or 0
+    if dropped:
+        lines.append(f"self-ties dropped: {dropped:,}")
+    unknown = report.get("unknown_ids") or []
+    if unknown:
+        shown = ", ".join(str(u) for u in unknown[:10])
+        more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
+        ties = report.get("unknown_ties_dropped") or 0
+        lines.append(
+            f"ids not in people file: {len(unknown):,} ({shown}{more}); {ties:,} ties dropped"
+        )
+    for key, label in (
+        ("outside_window", "ties outside the window"),
+        ("filtered_kind", "ties of other kinds"),
+        ("removed_people", "people removed (opted out or inactive)"),
+    ):
+        if report.get(key):
+            lines.append(f"{label}: {report[key]:,}")
+    return lines
+
+
+def run_analyze(
+    ties_path: str | Path,
+    people_path: str | Path | None,
+    out_dir: str | Path,
+    *,
+    options: AnalysisOptions,
+    echo: Callable[[str], None] = print,
+    error: Callable[[str], None] = _stderr,
+) -> int:
+    """Read the CSVs, analyse, write the six output files; return the exit code.
+
+    Parameters
+    ----------
+    ties_path, people_path, out_dir : path
+        Inputs and output folder; ``people_path`` may be None (people = ids in the ties).
+    options : AnalysisOptions
+    echo : callable
+        Receives progress lines and the final summary.
+    error : callable
+        Receives the one-line reason on failure (default: stderr).
+
+    Returns
+    -------
+    int
+        0 on success, 2 for malformed input, 1 when the output cannot be written.
+    """
+    started = time.perf_counter()
+    try:
+        ties = read_ties(ties_path)
+        echo(f"reading ties… {len(ties):,} ties")
+        people = None
+        if people_path is not None:
+            people = read_people(people_path)
+            echo(f"reading people… {len(people):,} people")
+        # Imported only now: a malformed file is reported before numpy, scipy and
+        # matplotlib are even loaded.
+        from analytics.outputs import write_outputs
+        from analytics.pipeline import analyze
+
+        echo("computing metrics…")
+        analysis = analyze(ties, people, options, progress=lambda line: echo(f"  {line}"))
+        echo("writing outputs…")
+        written = write_outputs(analysis, out_dir, progress=echo)
+    except AnalyticsInputError as exc:
+        error(f"{PROG}: {exc}")
+        return EXIT_INPUT
+    except AnalyticsError as exc:
+        error(f"{PROG}: {exc}")
+        return EXIT_FAILED
+
+    network = analysis.result.get("network", {})
+    for line in _input_summary(analysis.result.get("input", {})):
+        echo(line)
+    echo(
+        f"analysed {network.get('people', 0):,} people and {network.get('ties', 0):,} ties "
+        f"in {time.perf_counter() - started:.1f}s; wrote {len(written)} files to {out_dir}:"
+    )
+    width = max(len(name) for name in written)
+    for name, path in written.items():
+        echo(f"  {name:<{width}}  {_size(path)}")
+    return EXIT_OK
+
+
+def run_from_args(
+    args: argparse.Namespace,
+    *,
+    echo: Callable[[str], None] = print,
+    error: Callable[[str], None] = _stderr,
+) -> int:
+    """Run ``analyze`` from arguments parsed by a parser that :func:`add_arguments` set up."""
+    return run_analyze(
+        args.ties,
+        args.people,
+        args.out,
+        options=options_from_args(args),
+        echo=echo,
+        error=error,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``peerpulse analyze``; ``argv`` excludes the command words.
+
+    Returns the exit code (argparse usage errors exit 2 through SystemExit, as usual).
+    """
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    return run_from_args(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

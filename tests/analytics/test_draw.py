@@ -1,0 +1,91 @@
+"""draw_network: a valid PNG, deterministic, a community map (not a hairball) when large."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import networkx as nx
+import pytest
+
+from analytics import draw
+from analytics.draw import community_of, draw_network
+from analytics.model import Analysis
+
+Factory = Callable[..., Analysis]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_shape(path: Path) -> tuple[int, ...]:
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    return tuple(mpimg.imread(path).shape)
+
+
+def test_small_network_is_drawn_person_by_person(tmp_path: Path, analysis_factory: Factory) -> None:
+    path = tmp_path / "network.png"
+    assert draw_network(analysis_factory(), path) == "full"
+    height, width, _channels = _png_shape(path)
+    assert width >= 1000 and height >= 800
+
+
+def test_same_seed_same_picture(tmp_path: Path, analysis_factory: Factory) -> None:
+    digests = set()
+    for name in ("a.png", "b.png"):
+        draw_network(analysis_factory(), tmp_path / name, seed=3)
+        digests.add(hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_large_network_becomes_a_community_map(
+    tmp_path: Path, analysis_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analysis = analysis_factory(size=600)
+    laid_out: list[int] = []
+    real_layout = nx.spring_layout
+
+    def spy(graph: nx.Graph, *args: object, **kwargs: object) -> dict:
+        laid_out.append(graph.number_of_nodes())
+        return real_layout(graph, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(draw.nx, "spring_layout", spy)
+    path = tmp_path / "map.png"
+    assert draw_network(analysis, path, max_nodes_full=100) == "community_map"
+    _png_shape(path)
+    # Only communities are laid out, never the 600 people.
+    assert laid_out and max(laid_out) <= draw.MAP_COMMUNITIES
+
+
+def test_community_map_of_100k_people_is_fast(tmp_path: Path) -> None:
+    # A ring of 100k people in 1,000 communities: only the drawing is timed.
+    n = 100_000
+    graph = nx.DiGraph()
+    graph.add_nodes_from(
+        (f"p{i}", {"community": i // 100, "champion": i % 5000 == 0}) for i in range(n)
+    )
+    graph.add_edges_from((f"p{i}", f"p{(i + 1) % n}", {"weight": 1.0}) for i in range(n))
+    started = time.perf_counter()
+    assert draw_network(Analysis(graph, {}), tmp_path / "big.png") == "community_map"
+    assert time.perf_counter() - started < 20
+    _png_shape(tmp_path / "big.png")
+
+
+def test_empty_network_draws_a_placeholder(tmp_path: Path) -> None:
+    assert draw_network(Analysis(nx.DiGraph(), {}), tmp_path / "empty.png") == "empty"
+    _png_shape(tmp_path / "empty.png")
+
+
+def test_dollar_signs_and_markup_in_names_do_not_break_drawing(tmp_path: Path) -> None:
+    graph = nx.DiGraph([("a", "b")])
+    graph.nodes["a"]["name"] = "$\\frac{1}{0}$ <b>"
+    graph.nodes["b"]["name"] = "x_1^2 $"
+    assert draw_network(Analysis(graph, {}), tmp_path / "n.png") == "full"
+
+
+def test_community_of_prefers_result_then_node_attribute() -> None:
+    graph = nx.DiGraph([("a", "b"), ("b", "c")])
+    graph.nodes["c"]["community"] = 4
+    result = {"people": [{"id": "a", "community": 1}, {"id": "b", "community": None}]}
+    assert community_of(Analysis(graph, result)) == {"a": 1, "b": None, "c": 4}

@@ -1,0 +1,139 @@
+"""write_outputs: six files, strict JSON, Gephi-safe GEXF/GraphML, nobody re-added."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from analytics.model import Analysis, Person
+from analytics.outputs import OUTPUT_FILES, OutputError, gephi_graph, write_outputs
+
+Factory = Callable[..., Analysis]
+GEPHI_TYPES = (str, int, float, bool)
+
+
+def test_writes_the_six_files(tmp_path: Path, analysis_factory: Factory) -> None:
+    lines: list[str] = []
+    written = write_outputs(analysis_factory(), tmp_path / "out", progress=lines.append)
+    assert list(written) == list(OUTPUT_FILES)
+    for name, path in written.items():
+        assert path == tmp_path / "out" / name
+        assert path.stat().st_size > 0
+    assert any("report" in line for line in lines)
+
+
+def test_metrics_json_is_strict_json_with_every_person(
+    tmp_path: Path, analysis_factory: Factory
+) -> None:
+    analysis = analysis_factory()
+    # Values a careless pipeline might leave behind must still give valid JSON.
+    analysis.result["network"]["density"] = float("nan")
+    analysis.result["network"]["np"] = np.float64(0.25)
+    write_outputs(analysis, tmp_path)
+    text = (tmp_path / "metrics.json").read_text(encoding="utf-8")
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert data["network"]["density"] is None
+    assert data["network"]["np"] == 0.25
+    assert [p["id"] for p in data["people"]] == sorted(analysis.graph.nodes)
+
+
+def test_people_csv_has_one_row_a_person_with_roles_joined(
+    tmp_path: Path, analysis_factory: Factory
+) -> None:
+    analysis = analysis_factory()
+    write_outputs(analysis, tmp_path)
+    with (tmp_path / "people.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == sorted(analysis.graph.nodes)
+    header = list(rows[0])
+    assert header[:5] == ["id", "name", "team", "champion", "community"]
+    assert header[-1] == "roles"
+    for column in ("in_degree", "out_degree", "betweenness", "pagerank", "constraint"):
+        assert column in header
+    isolate = next(r for r in rows if r["id"] == "U14")
+    assert isolate["constraint"] == ""  # None, not "None" or "nan"
+    assert isolate["roles"] == "isolate"
+    analysis.result["people"][0]["roles"] = ["broker", "central_connector"]
+    write_outputs(analysis, tmp_path)
+    with (tmp_path / "people.csv").open(encoding="utf-8", newline="") as handle:
+        assert next(csv.DictReader(handle))["roles"] == "broker;central_connector"
+
+
+def _assert_gephi_safe(graph: nx.Graph) -> None:
+    for _, data in graph.nodes(data=True):
+        assert all(isinstance(v, GEPHI_TYPES) for v in data.values()), data
+    for _, _, data in graph.edges(data=True):
+        assert all(isinstance(v, GEPHI_TYPES) for v in data.values()), data
+
+
+def test_gexf_and_graphml_read_back_with_attributes(
+    tmp_path: Path, analysis_factory: Factory
+) -> None:
+    analysis = analysis_factory()
+    write_outputs(analysis, tmp_path)
+    for graph in (
+        nx.read_gexf(tmp_path / "network.gexf"),
+        nx.read_graphml(tmp_path / "network.graphml"),
+    ):
+        assert set(graph.nodes) == set(analysis.graph.nodes)
+        assert graph.number_of_edges() == analysis.graph.number_of_edges()
+        assert graph.is_directed()
+        _assert_gephi_safe(graph)
+    graphml = nx.read_graphml(tmp_path / "network.graphml")
+    node = graphml.nodes["U00"]
+    assert node["name"] == "<script>alert(1)</script>"
+    assert node["champion"] is True
+    assert isinstance(node["community"], int)
+    assert math.isclose(node["pagerank"], analysis.result["people"][0]["pagerank"])
+    assert "constraint" not in graphml.nodes["U14"]  # None dropped, not written as "None"
+    assert isinstance(graphml.edges["U00", "U01"]["weight"], float)
+
+
+def test_gephi_graph_converts_awkward_values() -> None:
+    graph = nx.DiGraph()
+    graph.add_node("a", tags=["x", "y"], score=float("nan"), n=np.int64(2), seen={"b", "a"})
+    graph.add_node("b", n=2.5, flag=True)
+    graph.add_node("c", flag="maybe")
+    graph.add_edge("a", "b", weight=np.float32(1.5), kinds=("helped",), count=np.int64(3))
+    clean = gephi_graph(Analysis(graph, {}))
+    _assert_gephi_safe(clean)
+    assert clean.nodes["a"] == {"tags": "x;y", "n": 2.0, "seen": "a;b", "label": "a"}
+    assert clean.nodes["b"]["n"] == 2.5  # int and float mixed: all float
+    assert clean.nodes["b"]["flag"] == "true" and clean.nodes["c"]["flag"] == "maybe"
+    assert clean.edges["a", "b"] == {"weight": 1.5, "kinds": "helped", "count": 3}
+    nx.write_graphml(clean, "/dev/null")
+    nx.write_gexf(clean, "/dev/null")
+
+
+def test_opted_out_people_are_never_written(tmp_path: Path, analysis_factory: Factory) -> None:
+    ghost = Person("UGHOST", name="Ghost Optout", team="Sales", opted_out=True)
+    analysis = analysis_factory(opted_out=ghost)
+    assert "UGHOST" in analysis.people  # the record exists, as the pipeline may keep it
+    write_outputs(analysis, tmp_path)
+    for name in OUTPUT_FILES:
+        if name == "network.png":
+            continue
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "UGHOST" not in text and "Ghost Optout" not in text, name
+
+
+def test_unwritable_folder_is_an_output_error(tmp_path: Path, analysis_factory: Factory) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="cannot write"):
+        write_outputs(analysis_factory(), blocker)
+
+
+def test_empty_analysis_still_writes_valid_files(tmp_path: Path) -> None:
+    written = write_outputs(Analysis(nx.DiGraph(), {"people": []}), tmp_path)
+    assert json.loads(written["metrics.json"].read_text()) == {"people": []}
+    assert nx.read_graphml(written["network.graphml"]).number_of_nodes() == 0
+    assert nx.read_gexf(written["network.gexf"]).number_of_nodes() == 0
+    assert written["people.csv"].read_text().startswith("id,name,team,champion,community")

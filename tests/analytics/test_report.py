@@ -1,0 +1,113 @@
+"""render_report: self-contained, offline, every figure present, all user text escaped."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import networkx as nx
+
+from analytics.draw import draw_network
+from analytics.model import Analysis
+from analytics.report import render_report
+
+Factory = Callable[..., Analysis]
+
+
+class _Collector(HTMLParser):
+    """Collects tags and attributes to check that nothing is fetched from outside."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Collector()
+    parser.feed(html)
+    return parser.tags
+
+
+def test_hostile_names_teams_and_ids_are_escaped(analysis_factory: Factory) -> None:
+    html = render_report(analysis_factory())
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<!channel>" not in html
+    assert "&lt;!channel&gt; Bob &amp; co" in html
+    assert "<b>lab</b>" not in html and "R&amp;D &lt;b&gt;lab&lt;/b&gt;" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(2)&gt;" in html
+    assert not [tag for tag, _ in _tags(html) if tag in {"script", "b", "iframe"}]
+
+
+def test_report_is_self_contained(tmp_path: Path, analysis_factory: Factory) -> None:
+    analysis = analysis_factory()
+    png = tmp_path / "network.png"
+    draw_network(analysis, png)
+    html = render_report(analysis, png_path=png)
+    assert not re.search(r"(https?:)?//[\w.-]+\.\w", html)
+    for tag, attrs in _tags(html):
+        assert tag not in {"script", "link", "iframe"}
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            if value is not None:
+                assert value.startswith(("data:", "#")), (tag, value)
+    images = [attrs["src"] for tag, attrs in _tags(html) if tag == "img"]
+    assert len(images) == 1
+    prefix = "data:image/png;base64,"
+    assert images[0] is not None and images[0].startswith(prefix)
+    assert base64.b64decode(images[0][len(prefix) :]) == png.read_bytes()
+
+
+def test_headline_figures_roles_and_sections(analysis_factory: Factory) -> None:
+    analysis = analysis_factory()
+    html = render_report(analysis)
+    network = analysis.result["network"]
+    assert f">{network['people']}<" in html
+    assert f">{network['ties']}<" in html
+    assert "0.412" in html  # modularity
+    assert "-0.52" in html  # E-I index
+    assert "43.2%" in html  # reciprocity
+    assert "80%" in html  # champion two-step reach
+    for rule in analysis.result["role_rules"].values():
+        assert rule in html
+    for section in ("headline", "picture", "roles", "teams", "champions", "whatif", "input"):
+        assert f'id="{section}"' in html
+    assert html.count("<svg") == 2 and html.count("<polyline") == 4
+    assert "Self-ties dropped" in html and "U99" in html
+
+
+def test_suppressed_team_cells_show_a_dash_and_a_note(analysis_factory: Factory) -> None:
+    html = render_report(analysis_factory())
+    # Ops has 3 people: its matrix row and column are suppressed.
+    assert '<td class="sup">—</td>' in html
+    assert "fewer than 5 people" in html
+    assert "minimum group size" in html
+
+
+def test_snapshot_diff_section(analysis_factory: Factory) -> None:
+    diff = {
+        "new_ties": [["U00", "U01"], ["U01", "U02"]],
+        "lost_ties": [["U03", "U04"]],
+        "rising": ["U07"],
+        "fading": [],
+        "coverage_change": {"one_step": 0.05, "two_step": -0.1},
+        "teams_connected": [["Sales", "R&D <b>lab</b>"]],
+        "teams_cut_off": [],
+    }
+    html = render_report(analysis_factory(), diff=diff)
+    assert 'id="changes"' in html
+    assert "+5.0 points" in html and "-10.0 points" in html
+    assert "&lt;!channel&gt; Bob &amp; co" in html
+    assert "Sales ↔ R&amp;D &lt;b&gt;lab&lt;/b&gt;" in html
+
+
+def test_minimal_and_empty_results_render() -> None:
+    assert "PeerPulse network report" in render_report(Analysis(nx.DiGraph(), {}))
+    html = render_report(Analysis(nx.DiGraph([("a", "b")]), {"network": {"people": 2}}))
+    assert "No roles in this analysis" in html
