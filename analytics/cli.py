@@ -239,7 +239,7 @@ def run_analyze(
         echo("computing metrics…")
         analysis = analyze(ties, people, options, progress=lambda line: echo(f"  {line}"))
         echo("writing outputs…")
-        written = write_outputs(analysis, out_dir, progress=echo)
+        written = write_outputs(analysis, out_dir, progress=lambda line: echo(f"  {line}"))
     except AnalyticsInputError as exc:
         error(f"{PROG}: {exc}")
         return EXIT_INPUT

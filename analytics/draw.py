@@ -126,7 +126,7 @@ def draw_network(
     max_nodes_full: int = DEFAULT_MAX_NODES_FULL,
     seed: int | None = None,
     label_top: int = DEFAULT_LABEL_TOP,
-    dpi: int = 150,
+    dpi: int = 120,
 ) -> Mode:
     """Draw the analysed network to a PNG file.
 
@@ -143,7 +143,7 @@ def draw_network(
         Layout seed; None takes ``result["options"]["seed"]`` (or 0). Same seed, same picture.
     label_top : int, default 15
         In networks of more than 30 people, label only this many, by PageRank.
-    dpi : int, default 150
+    dpi : int, default 120
 
     Returns
     -------
@@ -243,7 +243,7 @@ def _draw_full(analysis: Analysis, ax: Any, *, seed: int, label_top: int) -> Non
     )
 
     def size(node: str) -> float:
-        return 60.0 + 640.0 * math.sqrt(ranks.get(node, 0.0) / top_rank)
+        return 40.0 + 700.0 * ranks.get(node, 0.0) / top_rank
 
     champions = [n for n in nodes if graph.nodes[n].get("champion")]
     others = [n for n in nodes if not graph.nodes[n].get("champion")]
@@ -307,7 +307,8 @@ def _draw_full(analysis: Analysis, ax: Any, *, seed: int, label_top: int) -> Non
     )
     ax.set_title(
         f"{_people(len(nodes))}, {graph.number_of_edges():,} ties\n"
-        f"colour = community · size = PageRank · star = champion · {shown}",
+        f"colour = community · size = PageRank{' · star = champion' if champions else ''}"
+        f" · {shown}",
         fontsize=11,
     )
 
