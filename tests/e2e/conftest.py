@@ -1,0 +1,76 @@
+"""End-to-end fixtures: the local Slack sandbox and the real bot running over HTTP."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bot import db
+from bot.botprocess import BotProcess
+from bot.sandbox import SlackSandbox
+from bot.signed_client import SignedClient
+from bot.simulation import Organisation, simulate_organisation
+
+SIGNING_SECRET = "e2e-signing-secret"
+OWNER = "UOWNER"
+
+
+@dataclass
+class Stack:
+    sandbox: SlackSandbox
+    bot: BotProcess
+    slack: SignedClient
+    org: Organisation
+    engine: Engine
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def org() -> Organisation:
+    return simulate_organisation(n_people=40, n_teams=4, seed=3)
+
+
+@pytest.fixture
+def sandbox(org: Organisation) -> Iterator[SlackSandbox]:
+    with SlackSandbox(max_page_size=15) as sb:
+        sb.add_users(org.users)
+        yield sb
+
+
+@pytest.fixture
+def start_stack(sandbox: SlackSandbox, org: Organisation, tmp_path: Path
+                ) -> Iterator[Callable[..., Stack]]:
+    """Call to start the bot (after arranging faults on the sandbox)."""
+    started: list[BotProcess] = []
+
+    def start(database_url: str | None = None, **env: str) -> Stack:
+        url = database_url or f"sqlite:///{tmp_path / 'bot.db'}"
+        bot = BotProcess({
+            "SLACK_BOT_TOKEN": sandbox.token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": sandbox.base_url,
+            "DATABASE_URL": url,
+            "PEERPULSE_OWNERS": OWNER,
+            **env,
+        }, log_path=tmp_path / "bot.log", cwd=tmp_path)
+        started.append(bot)
+        bot.start()
+        slack = SignedClient(bot.url, SIGNING_SECRET, sandbox.team_id, response_urls=sandbox)
+        return Stack(sandbox, bot, slack, org, db.make_engine(url))
+
+    yield start
+    for bot in started:
+        bot.stop()
