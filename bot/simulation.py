@@ -473,4 +473,3 @@ def simulate_organisation(
         popularity=popularity,
         _respond=respond,
     )
-

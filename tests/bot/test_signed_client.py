@@ -188,3 +188,91 @@ def test_response_urls_point_at_the_sandbox(receiver: Receiver) -> None:
         assert answer.response_url and answer.response_key
         WebhookClient(answer.response_url).send(text="Here is how /network works")
         assert sandbox.responses(answer.response_key) == [{"text": "Here is how /network works"}]
+
+
+def test_a_real_bolt_app_accepts_every_kind_of_request() -> None:
+    """Bolt parses the payloads, its verifier accepts the signatures, and what the
+    listeners do lands in the sandbox."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from slack_bolt import App
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from slack_sdk import WebClient
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    with SlackSandbox() as sandbox:
+        sandbox.add_users(
+            [{"id": "U1", "name": "ann", "deleted": False, "is_bot": False, "profile": {}}]
+        )
+        app = App(
+            signing_secret=SECRET,
+            client=WebClient(token=sandbox.token, base_url=sandbox.base_url),
+        )
+        seen: list[str] = []
+
+        @app.command("/kudos")
+        def kudos(ack: Any, respond: Any, command: dict[str, Any]) -> None:
+            ack()
+            respond(f"thanks from {command['user_id']}")
+
+        @app.action("pick")
+        def pick(ack: Any, body: dict[str, Any], client: WebClient) -> None:
+            ack()
+            client.chat_postMessage(channel=body["user"]["id"], text=body["actions"][0]["value"])
+
+        @app.shortcut("give_kudos")
+        def give(ack: Any, shortcut: dict[str, Any], client: WebClient) -> None:
+            ack()
+            client.views_open(
+                trigger_id=shortcut["trigger_id"],
+                view={
+                    "type": "modal",
+                    "callback_id": "kudos_modal",
+                    "title": {"type": "plain_text", "text": "Give kudos"},
+                    "blocks": [],
+                },
+            )
+
+        @app.view("kudos_modal")
+        def submit(ack: Any, view: dict[str, Any]) -> None:
+            seen.append(view["state"]["values"]["who"]["users"]["selected_users"][0])
+            ack()
+
+        @app.event("app_home_opened")
+        def home(event: dict[str, Any], client: WebClient) -> None:
+            client.views_publish(user_id=event["user"], view={"type": "home", "blocks": []})
+
+        handler = SlackRequestHandler(app)
+        server = make_server("127.0.0.1", 0, handler, handler_class=Quiet)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            client = SignedClient(
+                f"http://127.0.0.1:{server.server_port}", SECRET, response_urls=sandbox
+            )
+            answer = client.slash_command("/kudos", "hi", "U1")
+            assert answer.status == 200
+            assert sandbox.responses(answer.response_key or "") == [{"text": "thanks from U1"}]
+            assert client.block_action("U1", "pick", "chosen").status == 200
+            assert sandbox.messages("U1")[0]["text"] == "chosen"
+            assert client.shortcut("give_kudos", "U1").status == 200
+            [modal] = sandbox.views(user="U1")
+            state = {"who": {"users": {"type": "multi_users_select", "selected_users": ["U2"]}}}
+            assert client.view_submission("U1", "kudos_modal", state, view=modal).status == 200
+            assert seen == ["U2"]
+            assert client.app_home_opened("U1").status == 200
+            deadline = time.time() + 2
+            while sandbox.home("U1") is None and time.time() < deadline:
+                time.sleep(0.02)
+            assert sandbox.home("U1") is not None
+            assert client.slash_command("/kudos", "hi", "U1", signature="v0=bad").status == 401
+            stale = client.slash_command("/kudos", "hi", "U1", timestamp=int(time.time()) - 600)
+            assert stale.status == 401
+            assert client.url_verification("xyz").json == {"challenge": "xyz"}
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
