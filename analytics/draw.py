@@ -9,7 +9,7 @@ edges and a layout of a few dozen nodes.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -196,7 +196,7 @@ def _layout(graph: nx.Graph, seed: int) -> dict[Any, np.ndarray]:
     into the middle of the picture.
     """
     # Log-damped weights: one very strong pair should not collapse onto a point.
-    layout_graph = nx.Graph()
+    layout_graph: nx.Graph[str] = nx.Graph()
     for a, b, data in graph.edges(data=True):
         if a == b:
             continue
@@ -209,7 +209,7 @@ def _layout(graph: nx.Graph, seed: int) -> dict[Any, np.ndarray]:
     isolates = sorted(n for n in graph.nodes if n not in layout_graph)
     position: dict[Any, np.ndarray] = {}
     if connected:
-        ordered = nx.Graph()
+        ordered: nx.Graph[str] = nx.Graph()
         ordered.add_nodes_from(connected)  # sorted insertion order keeps the layout stable
         ordered.add_edges_from(sorted(layout_graph.edges(data=True)))
         n = len(connected)
@@ -332,27 +332,27 @@ def _draw_community_map(analysis: Analysis, ax: Any, *, seed: int) -> None:
     champions = Counter(communities[n] for n, champion in graph.nodes(data="champion") if champion)
 
     # One pass over the ties: weight between communities, in either direction.
-    between: Counter[tuple[int, int]] = Counter()
+    between: defaultdict[tuple[int, int], float] = defaultdict(float)
     for a, b, weight in graph.edges(data="weight", default=1.0):
         ca, cb = communities.get(a), communities.get(b)
         if ca is None or cb is None or ca == cb or ca not in shown_set or cb not in shown_set:
             continue
         between[(min(ca, cb), max(ca, cb))] += float(weight or 0.0)
 
-    layout_graph = nx.Graph()
+    layout_graph: nx.Graph[int] = nx.Graph()
     layout_graph.add_nodes_from(shown)
     top_weight = max(between.values(), default=1.0)
     for (ca, cb), weight in between.items():
         layout_graph.add_edge(ca, cb, w=weight / top_weight)
     # Faint links carry little and clutter the map: draw those above 5% of the strongest
     # (all of them still shape the layout).
-    between = Counter({pair: w for pair, w in between.items() if w >= 0.05 * top_weight})
+    strong = {pair: w for pair, w in between.items() if w >= 0.05 * top_weight}
     position = nx.spring_layout(
         layout_graph, weight="w", seed=seed, k=2.2 / math.sqrt(max(len(shown), 1))
     )
 
     segments, widths = [], []
-    for (ca, cb), weight in sorted(between.items()):
+    for (ca, cb), weight in sorted(strong.items()):
         segments.append((position[ca], position[cb]))
         widths.append(0.5 + 7.0 * weight / top_weight)
     ax.add_collection(

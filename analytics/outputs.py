@@ -180,7 +180,7 @@ def gephi_graph(analysis: Analysis) -> nx.DiGraph:
         edges.append((str(source), str(target), attrs))
     _harmonise([attrs for _, attrs in nodes])
     _harmonise([attrs for _, _, attrs in edges])
-    clean = nx.DiGraph()
+    clean: nx.DiGraph[str] = nx.DiGraph()
     clean.add_nodes_from(nodes)
     clean.add_edges_from(edges)
     return clean

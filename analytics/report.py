@@ -127,7 +127,7 @@ def svg_curves(
     --------
     >>> chart = svg_curves({"current": [0.1, 0.5]}, width=140, height=120)
     >>> chart["series"][0]["points"]
-    '40.0,90.0 130.0,50.0'
+    '40.0,82.0 130.0,50.0'
     >>> [tick["label"] for tick in chart["y_ticks"]]
     ['0%', '25%', '50%', '75%', '100%']
     """
