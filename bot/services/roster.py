@@ -250,3 +250,12 @@ def member_changed(sessions: Any, workspace_id: int, user: Mapping[str, Any]) ->
         if workspace is None:
             return False
         return apply_user(session, workspace, user) is not None
+
+
+def set_champion(session: Session, workspace: Workspace, slack_id: str, champion: bool) -> Person:
+    """Mark or unmark a champion (the `/network champion add|remove` use case)."""
+    from bot.services.ties import person_by_slack_id
+
+    person = person_by_slack_id(session, workspace, slack_id)
+    person.is_champion = champion
+    return person

@@ -1,0 +1,28 @@
+"""`peerpulse demo` end to end, on a small organisation so it stays quick."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from bot.cli import main
+
+
+def test_demo_runs_the_bot_and_writes_every_output(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--people", "40", "--teams", "4", "--weeks", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "Roster synced from users.list" in printed and "answered 429 and retried" in printed
+    assert "unsigned request got 401" in printed
+    for name in ("report.html", "network.png", "metrics.json", "network.gexf",
+                 "network.graphml", "people.csv"):
+        assert (out / "snapshot" / name).stat().st_size > 0, name
+    metrics = json.loads((out / "snapshot" / "metrics.json").read_text())
+    assert metrics["network"]["people"] == 40  # the leaver is gone, the new hire is counted
+    with (out / "ties.csv").open() as fh:
+        ties = list(csv.DictReader(fh))
+    assert ties and {t["origin"] for t in ties} == {"demo"}
+    calls = json.loads((out / "slack-sandbox.json").read_text())
+    assert calls
+    assert (out / "snapshot" / "network.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
