@@ -70,12 +70,12 @@ ROLE_RULES: dict[str, str] = {
     ),
     "isolate": "No tie in either direction within the analysis window.",
     "rising": (
-        "Between two snapshots, in both: in-degree percentile rank up by at least 0.20 "
-        "(20 points) and in-degree up by at least 1."
+        "Between two snapshots, in both: in-degree up by at least 1, and either its percentile "
+        "rank or its share of the snapshot's highest in-degree up by at least 0.20."
     ),
     "fading": (
-        "Between two snapshots, in both: in-degree percentile rank down by at least 0.20 "
-        "(20 points) and in-degree down by at least 1."
+        "Between two snapshots, in both: in-degree down by at least 1, and either its "
+        "percentile rank or its share of the snapshot's highest in-degree down by at least 0.20."
     ),
 }
 
@@ -263,18 +263,25 @@ def rising_fading(
     """People whose prominence rose or fell between two snapshots.
 
     Only people present in both snapshots are considered: newcomers have no "before", and
-    people who left or opted out must not appear in any output. For them, in-degree is
-    turned into a percentile rank (average rank for ties, divided by the number of people),
-    in each snapshot separately, so the rule does not depend on the two windows having the
-    same number of people or ties.
+    people who left or opted out must not appear in any output. For them, in-degree is made
+    relative in each snapshot separately, two ways, so the rule does not depend on the two
+    windows having the same number of people or ties:
+
+    - percentile rank (average rank for ties, divided by the number of people) — sensitive
+      in the middle of the distribution;
+    - share of the snapshot's highest in-degree — sensitive at the top, where ranks saturate
+      (going from 1 to 13 namers when most people have 0 barely moves a rank).
+
+    A person is rising when in-degree grew by at least 1 and either measure gained at least
+    ``threshold``; fading is the mirror image.
 
     Parameters
     ----------
     before, after : mapping
         Person id -> metrics dict with ``in_degree`` (missing counts as 0).
     threshold : float, optional
-        Percentile-rank points to gain (lose), default 0.2. The in-degree must also move by
-        at least 1 in the same direction, so rank shuffles among equals do not count.
+        Points to gain (lose) on either relative measure, default 0.2. The in-degree must
+        also move by at least 1 in the same direction, so shuffles among equals do not count.
 
     Returns
     -------
@@ -296,12 +303,15 @@ def rising_fading(
     n = len(common)
     r0 = rankdata(d0, method="average") / n
     r1 = rankdata(d1, method="average") / n
-    delta_rank = r1 - r0
+    s0 = d0 / d0.max() if d0.max() > 0 else np.zeros(n)
+    s1 = d1 / d1.max() if d1.max() > 0 else np.zeros(n)
     delta_deg = d1 - d0
     # the small epsilon keeps an exact 0.2 move from being lost to float rounding
     eps = 1e-9
-    rising = (delta_rank >= threshold - eps) & (delta_deg >= 1)
-    fading = (delta_rank <= -threshold + eps) & (delta_deg <= -1)
+    up = np.maximum(r1 - r0, s1 - s0)
+    down = np.minimum(r1 - r0, s1 - s0)
+    rising = (up >= threshold - eps) & (delta_deg >= 1)
+    fading = (down <= -threshold + eps) & (delta_deg <= -1)
     return {
         "rising": [common[i] for i in np.flatnonzero(rising)],
         "fading": [common[i] for i in np.flatnonzero(fading)],
