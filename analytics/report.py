@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import jinja2
 
 from analytics.model import Analysis
 
-__all__ = ["fmt_number", "fmt_share", "render_report", "svg_curves"]
+__all__ = ["fmt_number", "fmt_share", "fmt_time", "render_report", "svg_curves"]
 
 _TEMPLATES = Path(__file__).with_name("templates")
 # How many people a role lists before "and N more"; the full lists are in people.csv.
@@ -94,6 +95,25 @@ def fmt_share(value: Any) -> str:
         return DASH
     percent = 100.0 * value
     return f"{percent:.0f}%" if percent.is_integer() else f"{percent:.1f}%"
+
+
+def fmt_time(value: Any) -> str:
+    """Format an ISO 8601 timestamp to the minute, in UTC; anything else as given.
+
+    Examples
+    --------
+    >>> fmt_time("2024-03-01T09:30:12.5+00:00"), fmt_time(None), fmt_time("soon")
+    ('2024-03-01 09:30 UTC', '', 'soon')
+    """
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @cache
@@ -357,7 +377,8 @@ def render_report(
     network = result.get("network") or {}
     options = result.get("options") or {}
     context = {
-        "generated_at": result.get("generated_at") or "",
+        "generated_at": fmt_time(result.get("generated_at")),
+        "no_champions": network.get("champions") == 0,
         "options": options,
         "min_group_size": options.get("min_group_size", 5),
         "headline": _headline(network),
