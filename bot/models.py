@@ -130,6 +130,7 @@ class Tie(Base):
     origin: Mapped[str] = mapped_column(String(32))
     origin_key: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    value: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     source: Mapped[Person] = relationship(foreign_keys=[source_id])

@@ -24,6 +24,7 @@ class NewTie:
     occurred_at: datetime
     weight: float = 1.0
     reason: str | None = None
+    value: str | None = None
 
 
 def person_by_slack_id(session: Session, workspace: Workspace, slack_id: str) -> Person:
