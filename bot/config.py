@@ -72,10 +72,33 @@ class Settings(BaseSettings):
     slack_max_retries: int = Field(default=3, ge=0, le=10, alias="PEERPULSE_SLACK_MAX_RETRIES")
     log_level: str = Field(default="INFO", alias="PEERPULSE_LOG_LEVEL")
 
-    @field_validator("owners", mode="before")
+    # Programme defaults; owners can override each in the settings modal (stored in the DB).
+    kudos_channel: str | None = Field(default=None, alias="PEERPULSE_KUDOS_CHANNEL")
+    kudos_values: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("teamwork", "ownership", "curiosity", "customer-first", "courage"),
+        alias="PEERPULSE_KUDOS_VALUES",
+    )
+    kudos_daily_cap: int = Field(default=20, ge=1, le=1000, alias="PEERPULSE_KUDOS_DAILY_CAP")
+    kudos_reason_max: int = Field(default=500, ge=10, le=2000, alias="PEERPULSE_KUDOS_REASON_MAX")
+    reaction_kudos: bool = Field(default=False, alias="PEERPULSE_REACTION_KUDOS")
+    reaction_emoji: str = Field(default="clap", alias="PEERPULSE_REACTION_EMOJI")
+    analysis_window_days: int = Field(default=90, ge=7, le=730, alias="PEERPULSE_WINDOW_DAYS")
+    min_group_size: int = Field(default=5, ge=2, le=100, alias="PEERPULSE_MIN_GROUP_SIZE")
+
+    @field_validator("owners", "kudos_values", mode="before")
     @classmethod
-    def _parse_owners(cls, value: object) -> tuple[str, ...]:
+    def _parse_list(cls, value: object) -> tuple[str, ...]:
         return _split_ids(value)
+
+    @field_validator("kudos_channel", mode="before")
+    @classmethod
+    def _blank_channel(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("reaction_emoji")
+    @classmethod
+    def _emoji_name(cls, value: str) -> str:
+        return value.strip().strip(":")
 
     @field_validator("slack_api_url")
     @classmethod

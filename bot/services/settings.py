@@ -1,0 +1,75 @@
+"""Programme settings: environment defaults, overridden per workspace by owners.
+
+`effective_settings` is what every use case reads; `update_settings` is the one writer and
+records each change in the audit log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.config import Settings
+from bot.models import AuditEntry, WorkspaceSetting
+
+
+@dataclass(frozen=True)
+class ProgrammeSettings:
+    kudos_channel: str | None
+    kudos_values: tuple[str, ...]
+    kudos_daily_cap: int
+    kudos_reason_max: int
+    reaction_kudos: bool
+    reaction_emoji: str
+    analysis_window_days: int
+    min_group_size: int
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> ProgrammeSettings:
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)})
+
+
+def _coerce(template: Any, value: Any) -> Any:
+    if isinstance(template, tuple):
+        return tuple(value)
+    return value
+
+
+def effective_settings(session: Session, workspace_id: int, settings: Settings
+                       ) -> ProgrammeSettings:
+    base = ProgrammeSettings.defaults(settings)
+    rows = session.scalars(
+        select(WorkspaceSetting).where(WorkspaceSetting.workspace_id == workspace_id))
+    known = {f.name for f in dataclasses.fields(ProgrammeSettings)}
+    overrides = {r.key: _coerce(getattr(base, r.key), r.value) for r in rows if r.key in known}
+    return dataclasses.replace(base, **overrides)
+
+
+def update_settings(session: Session, workspace_id: int, actor: str,
+                    changes: dict[str, Any]) -> dict[str, Any]:
+    """Store ``changes`` (already validated) and audit them. Returns what actually changed."""
+    known = {f.name for f in dataclasses.fields(ProgrammeSettings)}
+    unknown = set(changes) - known
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    existing = {r.key: r for r in session.scalars(
+        select(WorkspaceSetting).where(WorkspaceSetting.workspace_id == workspace_id))}
+    changed: dict[str, Any] = {}
+    for key, value in changes.items():
+        stored = list(value) if isinstance(value, tuple) else value
+        row = existing.get(key)
+        if row is None:
+            session.add(WorkspaceSetting(workspace_id=workspace_id, key=key, value=stored))
+        elif row.value == stored:
+            continue
+        else:
+            row.value = stored
+        changed[key] = stored
+    if changed:
+        session.add(AuditEntry(workspace_id=workspace_id, actor=actor, action="settings.update",
+                               detail=changed))
+    return changed
