@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
@@ -151,6 +151,7 @@ class _ApiError(Exception):
 
 
 _Reply = tuple[int, dict[str, Any], dict[str, str]]
+_T = TypeVar("_T")
 
 
 def _b36(n: int) -> str:
@@ -610,6 +611,23 @@ class SlackSandbox:
         """JSON bodies POSTed to ``response_url(key)``, oldest first."""
         with self._lock:
             return copy.deepcopy(self._responses.get(key, []))
+
+    def wait_for(
+        self, condition: Callable[[], _T], timeout: float = 5.0, interval: float = 0.02
+    ) -> _T:
+        """Poll ``condition`` until it returns something truthy, and return that.
+
+        Bolt acknowledges before its listeners finish, so what a listener posts arrives
+        a moment after the HTTP answer: ``sandbox.wait_for(lambda: sandbox.messages(u))``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"condition not met within {timeout} s")
+            time.sleep(interval)
 
     def dump(self, path: str | Path) -> Path:
         """Write everything the bot posted as one JSON document; returns the path."""

@@ -218,6 +218,7 @@ def test_conversations_open_is_stable_and_refuses_disabled_and_bots(
         assert err.value.response["error"] == error
 
 
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 def test_post_message_records_and_validates(sandbox: SlackSandbox, client: WebClient) -> None:
     dm = client.conversations_open(users="UP005")["channel"]["id"]
     posted = client.chat_postMessage(
@@ -414,3 +415,9 @@ def test_plain_urllib_get_with_query_token(sandbox: SlackSandbox) -> None:
     url = f"{sandbox.base_url}users.info?token={sandbox.token}&user=UP001"
     with urllib.request.urlopen(url) as answer:
         assert json.loads(answer.read())["user"]["id"] == "UP001"
+
+
+def test_wait_for_returns_the_value_or_times_out(sandbox: SlackSandbox) -> None:
+    assert sandbox.wait_for(lambda: [1], timeout=0.1) == [1]
+    with pytest.raises(TimeoutError):
+        sandbox.wait_for(lambda: sandbox.messages("UP001"), timeout=0.05)

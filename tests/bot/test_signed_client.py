@@ -255,19 +255,18 @@ def test_a_real_bolt_app_accepts_every_kind_of_request() -> None:
             )
             answer = client.slash_command("/kudos", "hi", "U1")
             assert answer.status == 200
-            assert sandbox.responses(answer.response_key or "") == [{"text": "thanks from U1"}]
+            key = answer.response_key or ""
+            assert sandbox.wait_for(lambda: sandbox.responses(key)) == [{"text": "thanks from U1"}]
             assert client.block_action("U1", "pick", "chosen").status == 200
-            assert sandbox.messages("U1")[0]["text"] == "chosen"
+            assert sandbox.wait_for(lambda: sandbox.messages("U1"))[0]["text"] == "chosen"
             assert client.shortcut("give_kudos", "U1").status == 200
-            [modal] = sandbox.views(user="U1")
+            [modal] = sandbox.wait_for(lambda: sandbox.views(user="U1"))
             state = {"who": {"users": {"type": "multi_users_select", "selected_users": ["U2"]}}}
             assert client.view_submission("U1", "kudos_modal", state, view=modal).status == 200
             assert seen == ["U2"]
             assert client.app_home_opened("U1").status == 200
-            deadline = time.time() + 2
-            while sandbox.home("U1") is None and time.time() < deadline:
-                time.sleep(0.02)
-            assert sandbox.home("U1") is not None
+            home_view = sandbox.wait_for(lambda: sandbox.home("U1"))
+            assert home_view is not None and home_view["type"] == "home"
             assert client.slash_command("/kudos", "hi", "U1", signature="v0=bad").status == 401
             stale = client.slash_command("/kudos", "hi", "U1", timestamp=int(time.time()) - 600)
             assert stale.status == 401
