@@ -78,8 +78,11 @@ def short_label(text: str, limit: int = 18) -> str:
     'Ada Lovelace'
     >>> short_label("Augusta Ada King, Countess of Lovelace")
     'Augusta Ada King,…'
+    >>> short_label("Ada\\nLovelace\\x07")
+    'Ada Lovelace'
     """
-    text = " ".join(text.split())
+    # Control characters have no glyph; line breaks would make a label two lines tall.
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ __all__ = [
     "gephi_graph",
     "gephi_value",
     "json_ready",
+    "write_gexf",
+    "write_graphml",
     "write_outputs",
 ]
 
@@ -111,36 +113,96 @@ def gephi_value(value: Any) -> str | int | float | bool | None:
     return str(value)
 
 
-def _harmonise(rows: list[dict[str, Any]]) -> None:
-    """Give every attribute key one type across all rows, as GraphML and GEXF declare one.
+# Declared attribute types, as networkx names them in both formats (Gephi reads these).
+_XML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+# Characters XML 1.0 forbids even escaped; a Slack display name may still carry them.
+_XML_FORBIDDEN = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+_XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;",
+                "\r": "&#13;", "\t": "&#9;"}  # fmt: skip
+_XML_ESCAPE_TABLE = str.maketrans({**_XML_FORBIDDEN, **_XML_ESCAPES})
+
+Attrs = dict[str, str | int | float | bool]
+
+
+def _xml(value: str | int | float | bool) -> str:
+    """Text for an XML attribute or element: escaped, forbidden control characters removed."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).translate(_XML_ESCAPE_TABLE)
+
+
+def _node_rows(analysis: Analysis) -> Iterator[tuple[str, Attrs]]:
+    """Each node with its own attributes and its result metrics, Gephi-typed."""
+    metrics = {str(row["id"]): row for row in analysis.result.get("people", []) or []}
+    for node, data in analysis.graph.nodes(data=True):
+        own = metrics.get(str(node), {})
+        merged: Attrs = {}
+        for key, value in (*data.items(), *own.items()):
+            if key in ("id", "label"):
+                continue
+            converted = gephi_value(value)
+            if converted is not None:
+                merged[str(key)] = converted
+            elif key in own:
+                merged.pop(str(key), None)  # the result's None wins over a stale graph value
+        merged["label"] = str(data.get("name") or node)
+        yield str(node), merged
+
+
+def _edge_rows(analysis: Analysis) -> Iterator[tuple[str, str, Attrs]]:
+    for source, target, data in analysis.graph.edges(data=True):
+        attrs: Attrs = {}
+        for key, value in data.items():
+            converted = gephi_value(value)
+            if converted is not None:
+                attrs[str(key)] = converted
+        weight = attrs.get("weight")
+        if isinstance(weight, int | float) and not isinstance(weight, bool):
+            attrs["weight"] = float(weight)  # one numeric weight type for Gephi
+        yield str(source), str(target), attrs
+
+
+def _declared_types(rows: Iterable[Attrs]) -> dict[str, type]:
+    """One type per attribute key, as GraphML and GEXF declare one per key.
 
     int mixed with float becomes float; any other mix becomes str.
     """
-    kinds: dict[str, set[type]] = {}
-    for row in rows:
-        for key, value in row.items():
-            kinds.setdefault(key, set()).add(type(value))
-    for key, seen in kinds.items():
-        if len(seen) < 2:
-            continue
-        target: type = float if seen <= {int, float} else str
-        for row in rows:
-            if key in row:
-                value = row[key]
-                row[key] = (
-                    float(value)
-                    if target is float
-                    else (str(value).lower() if isinstance(value, bool) else str(value))
-                )
+    seen: dict[str, set[type]] = {}
+    for attrs in rows:
+        for key, value in attrs.items():
+            seen.setdefault(key, set()).add(type(value))
+    declared: dict[str, type] = {}
+    for key, kinds in seen.items():
+        if len(kinds) == 1:
+            declared[key] = next(iter(kinds))
+        else:
+            declared[key] = float if kinds <= {int, float} else str
+    return declared
+
+
+def _coerce(attrs: Attrs, declared: Mapping[str, type]) -> Attrs:
+    out: Attrs = {}
+    for key, value in attrs.items():
+        kind = declared[key]
+        if type(value) is kind:
+            out[key] = value
+        elif kind is float:
+            out[key] = float(value)
+        else:
+            out[key] = _xml(value) if isinstance(value, bool) else str(value)
+    return out
 
 
 def gephi_graph(analysis: Analysis) -> nx.DiGraph:
-    """A copy of the analysed graph that GEXF and GraphML writers and Gephi can take.
+    """A copy of the analysed graph with only the attribute values Gephi accepts.
 
     Node attributes: the graph's own (name, team, champion, community, roles, extra
     people.csv columns) plus every per-person metric of the result, and ``label`` (name,
-    else id) for Gephi's display. Only str, int, float and bool values remain; None and
-    NaN are dropped, lists joined with ``;``.
+    else id) for Gephi's display. Only str, int, float and bool values remain, one type per
+    key; None and NaN are dropped, lists joined with ``;``. :func:`write_outputs` streams
+    the same data straight to GEXF and GraphML without building this copy.
 
     Examples
     --------
@@ -153,37 +215,158 @@ def gephi_graph(analysis: Analysis) -> nx.DiGraph:
     >>> H.nodes["b"], H.edges["a", "b"]
     ({'label': 'b'}, {'weight': 2.0, 'kinds': 'advice'})
     """
-    graph = analysis.graph
-    metrics = {str(row["id"]): row for row in analysis.result.get("people", []) or []}
-    nodes: list[tuple[str, dict[str, Any]]] = []
-    for node, data in graph.nodes(data=True):
-        merged: dict[str, Any] = {}
-        for key, value in (*data.items(), *metrics.get(node, {}).items()):
-            if key in ("id", "label"):
-                continue
-            converted = gephi_value(value)
-            if converted is not None:
-                merged[str(key)] = converted
-            elif key in merged and key in metrics.get(node, {}):
-                del merged[key]  # the result's None wins over a stale graph value
-        merged["label"] = str(data.get("name") or node)
-        nodes.append((str(node), merged))
-    edges: list[tuple[str, str, dict[str, Any]]] = []
-    for source, target, data in graph.edges(data=True):
-        attrs = {}
-        for key, value in data.items():
-            converted = gephi_value(value)
-            if converted is not None:
-                attrs[str(key)] = converted
-        if "weight" in attrs and isinstance(attrs["weight"], int | float):
-            attrs["weight"] = float(attrs["weight"])  # Gephi wants one numeric weight type
-        edges.append((str(source), str(target), attrs))
-    _harmonise([attrs for _, attrs in nodes])
-    _harmonise([attrs for _, _, attrs in edges])
+    node_types = _declared_types(attrs for _, attrs in _node_rows(analysis))
+    edge_types = _declared_types(attrs for _, _, attrs in _edge_rows(analysis))
     clean: nx.DiGraph[str] = nx.DiGraph()
-    clean.add_nodes_from(nodes)
-    clean.add_edges_from(edges)
+    clean.add_nodes_from((n, _coerce(a, node_types)) for n, a in _node_rows(analysis))
+    clean.add_edges_from((s, t, _coerce(a, edge_types)) for s, t, a in _edge_rows(analysis))
     return clean
+
+
+# Files of 100k people and a million ties are streamed: networkx's writers build the whole
+# XML tree in memory first, which costs gigabytes and minutes at that size.
+_CHUNK = 2000
+
+
+def write_graphml(analysis: Analysis, path: str | Path) -> None:
+    """Write the analysed graph as GraphML (directed; attributes as in :func:`gephi_graph`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> G = nx.DiGraph([("a", "b", {"weight": 2})])
+    >>> G.nodes["a"]["name"] = "<Ada & co>"
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "g.graphml"
+    >>> write_graphml(Analysis(G, {}), out)
+    >>> H = nx.read_graphml(out)
+    >>> H.nodes["a"]["name"], H.edges["a", "b"]["weight"]
+    ('<Ada & co>', 2.0)
+    """
+    node_types = _declared_types(attrs for _, attrs in _node_rows(analysis))
+    edge_types = _declared_types(attrs for _, _, attrs in _edge_rows(analysis))
+    node_keys = {key: f"n{i}" for i, key in enumerate(node_types)}
+    edge_keys = {key: f"e{i}" for i, key in enumerate(edge_types)}
+    with Path(path).open("w", encoding="utf-8") as out:
+        out.write(
+            "<?xml version='1.0' encoding='utf-8'?>\n"
+            '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
+            'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
+        )
+        for scope, types, keys in (
+            ("node", node_types, node_keys),
+            ("edge", edge_types, edge_keys),
+        ):
+            for key, kind in types.items():
+                out.write(
+                    f'  <key id="{keys[key]}" for="{scope}" attr.name="{_xml(key)}" '
+                    f'attr.type="{_XML_TYPES[kind]}"/>\n'
+                )
+        out.write('  <graph edgedefault="directed">\n')
+        lines: list[str] = []
+        for node, attrs in _node_rows(analysis):
+            data = "".join(
+                f'<data key="{node_keys[k]}">{_xml(v)}</data>'
+                for k, v in _coerce(attrs, node_types).items()
+            )
+            lines.append(f'    <node id="{_xml(node)}">{data}</node>\n')
+            if len(lines) >= _CHUNK:
+                out.write("".join(lines))
+                lines.clear()
+        for source, target, attrs in _edge_rows(analysis):
+            data = "".join(
+                f'<data key="{edge_keys[k]}">{_xml(v)}</data>'
+                for k, v in _coerce(attrs, edge_types).items()
+            )
+            lines.append(
+                f'    <edge source="{_xml(source)}" target="{_xml(target)}">{data}</edge>\n'
+            )
+            if len(lines) >= _CHUNK:
+                out.write("".join(lines))
+                lines.clear()
+        out.write("".join(lines))
+        out.write("  </graph>\n</graphml>\n")
+
+
+def write_gexf(analysis: Analysis, path: str | Path) -> None:
+    """Write the analysed graph as GEXF 1.2 (directed; attributes as in :func:`gephi_graph`).
+
+    ``label`` is the node label and ``weight`` the edge weight, as Gephi expects; every
+    other attribute is declared and written as an attvalue.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> G = nx.DiGraph([("a", "b", {"weight": 2, "kinds": "advice"})])
+    >>> G.nodes["a"]["name"] = "<Ada & co>"
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "g.gexf"
+    >>> write_gexf(Analysis(G, {}), out)
+    >>> H = nx.read_gexf(out)
+    >>> H.nodes["a"]["label"], H.nodes["a"]["name"], H.edges["a", "b"]["weight"]
+    ('<Ada & co>', '<Ada & co>', 2.0)
+    """
+    node_types = _declared_types(attrs for _, attrs in _node_rows(analysis))
+    edge_types = _declared_types(attrs for _, _, attrs in _edge_rows(analysis))
+    node_types.pop("label", None)
+    edge_types.pop("weight", None)
+    node_ids = {key: str(i) for i, key in enumerate(node_types)}
+    edge_ids = {key: str(i) for i, key in enumerate(edge_types)}
+
+    def attvalues(attrs: Attrs, types: Mapping[str, type], ids: Mapping[str, str]) -> str:
+        values = "".join(
+            f'<attvalue for="{ids[k]}" value="{_xml(v)}"/>'
+            for k, v in _coerce({k: attrs[k] for k in attrs if k in types}, types).items()
+        )
+        return f"<attvalues>{values}</attvalues>" if values else ""
+
+    with Path(path).open("w", encoding="utf-8") as out:
+        out.write(
+            "<?xml version='1.0' encoding='utf-8'?>\n"
+            '<gexf xmlns="http://www.gexf.net/1.2draft" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xsi:schemaLocation="http://www.gexf.net/1.2draft '
+            'http://www.gexf.net/1.2draft/gexf.xsd" version="1.2">\n'
+            "  <meta><creator>PeerPulse</creator></meta>\n"
+            '  <graph defaultedgetype="directed" mode="static">\n'
+        )
+        for scope, types, ids in (("node", node_types, node_ids), ("edge", edge_types, edge_ids)):
+            if types:
+                out.write(f'    <attributes class="{scope}" mode="static">\n')
+                for key, kind in types.items():
+                    out.write(
+                        f'      <attribute id="{ids[key]}" title="{_xml(key)}" '
+                        f'type="{_XML_TYPES[kind]}"/>\n'
+                    )
+                out.write("    </attributes>\n")
+        out.write("    <nodes>\n")
+        lines: list[str] = []
+        for node, attrs in _node_rows(analysis):
+            body = attvalues(attrs, node_types, node_ids)
+            lines.append(
+                f'      <node id="{_xml(node)}" label="{_xml(attrs["label"])}">{body}</node>\n'
+            )
+            if len(lines) >= _CHUNK:
+                out.write("".join(lines))
+                lines.clear()
+        out.write("".join(lines))
+        lines.clear()
+        out.write("    </nodes>\n    <edges>\n")
+        for index, (source, target, attrs) in enumerate(_edge_rows(analysis)):
+            weight = attrs.get("weight")
+            weight_attr = (
+                f' weight="{_xml(float(weight))}"' if isinstance(weight, int | float) else ""
+            )
+            body = attvalues(attrs, edge_types, edge_ids)
+            lines.append(
+                f'      <edge id="{index}" source="{_xml(source)}" target="{_xml(target)}"'
+                f"{weight_attr}>{body}</edge>\n"
+            )
+            if len(lines) >= _CHUNK:
+                out.write("".join(lines))
+                lines.clear()
+        out.write("".join(lines))
+        out.write("    </edges>\n  </graph>\n</gexf>\n")
 
 
 def _csv_cell(value: Any) -> str:
@@ -266,11 +449,10 @@ def write_outputs(
         _write_people_csv(path, list(result.get("people", []) or []))
 
         say("writing GEXF and GraphML…")
-        clean = gephi_graph(analysis)
         path = written["network.gexf"] = folder / "network.gexf"
-        nx.write_gexf(clean, path)
+        write_gexf(analysis, path)
         path = written["network.graphml"] = folder / "network.graphml"
-        nx.write_graphml(clean, path)
+        write_graphml(analysis, path)
 
         say("drawing network.png…")
         path = written["network.png"] = folder / "network.png"

@@ -137,3 +137,36 @@ def test_empty_analysis_still_writes_valid_files(tmp_path: Path) -> None:
     assert nx.read_graphml(written["network.graphml"]).number_of_nodes() == 0
     assert nx.read_gexf(written["network.gexf"]).number_of_nodes() == 0
     assert written["people.csv"].read_text().startswith("id,name,team,champion,community")
+
+
+def test_streamed_xml_survives_control_characters_and_quotes(tmp_path: Path) -> None:
+    graph = nx.DiGraph([("a", "b")])
+    graph.nodes["a"]["name"] = 'Zoë "Z" \x07O\'Brien\n<&>'
+    analysis = Analysis(graph, {"people": [{"id": "a", "community": 0, "roles": ["broker"]}]})
+    write_outputs(analysis, tmp_path)
+    for graph_back in (
+        nx.read_graphml(tmp_path / "network.graphml"),
+        nx.read_gexf(tmp_path / "network.gexf"),
+    ):
+        node = graph_back.nodes["a"]
+        assert node["name"] == 'Zoë "Z" O\'Brien\n<&>'
+        assert node["roles"] == "broker" and node["community"] == 0
+        assert graph_back.nodes["b"]["label"] == "b"
+
+
+def test_streamed_files_match_networkx_reading_of_gephi_graph(
+    tmp_path: Path, analysis_factory: Factory
+) -> None:
+    analysis = analysis_factory()
+    write_outputs(analysis, tmp_path)
+    expected = gephi_graph(analysis)
+    graphml = nx.read_graphml(tmp_path / "network.graphml")
+    assert dict(graphml.nodes(data=True)) == dict(expected.nodes(data=True))
+    assert {(a, b): d for a, b, d in graphml.edges(data=True)} == {
+        (a, b): d for a, b, d in expected.edges(data=True)
+    }
+    gexf = nx.read_gexf(tmp_path / "network.gexf")
+    for node, data in expected.nodes(data=True):
+        assert gexf.nodes[node] == data
+    for a, b, data in expected.edges(data=True):
+        assert {k: v for k, v in gexf.edges[a, b].items() if k != "id"} == data
