@@ -11,8 +11,10 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from analytics.model import Analysis, Person
+from analytics.model import Analysis, Person, Tie
 from analytics.outputs import OUTPUT_FILES, OutputError, gephi_graph, write_outputs
 
 Factory = Callable[..., Analysis]
@@ -170,3 +172,39 @@ def test_streamed_files_match_networkx_reading_of_gephi_graph(
         assert gexf.nodes[node] == data
     for a, b, data in expected.edges(data=True):
         assert {k: v for k, v in gexf.edges[a, b].items() if k != "id"} == data
+
+
+_ids = st.sampled_from(["U1", "U2", "U3", "U4", "<b>x</b>", "Zoë"])
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ties=st.lists(st.tuples(_ids, _ids, st.integers(0, 3)), max_size=12),
+    roster=st.one_of(st.none(), st.lists(_ids, unique=True, max_size=6)),
+    opted_out=st.sets(_ids, max_size=2),
+)
+def test_any_small_input_gives_valid_outputs_through_the_real_pipeline(
+    tmp_path_factory: pytest.TempPathFactory,
+    ties: list[tuple[str, str, int]],
+    roster: list[str] | None,
+    opted_out: set[str],
+) -> None:
+    pipeline = pytest.importorskip("analytics.pipeline")
+    tie_list = [Tie(a, b, weight=float(w)) for a, b, w in ties]
+    people = None
+    if roster is not None:
+        people = [Person(i, name=f"name {i}", opted_out=i in opted_out) for i in roster]
+    analysis = pipeline.analyze(tie_list, people)
+    out = tmp_path_factory.mktemp("out")
+    written = write_outputs(analysis, out)
+    data = json.loads(written["metrics.json"].read_text(), parse_constant=pytest.fail)
+    ids = {p["id"] for p in data["people"]}
+    assert ids == set(analysis.graph.nodes)
+    if people is not None:
+        assert ids == {p.id for p in people if not p.opted_out}
+    assert set(nx.read_graphml(written["network.graphml"]).nodes) == ids
+    assert set(nx.read_gexf(written["network.gexf"]).nodes) == ids
+    assert written["network.png"].read_bytes()[:4] == b"\x89PNG"
+    assert "<b>x</b>" not in written["report.html"].read_text()
