@@ -85,7 +85,31 @@ class Settings(BaseSettings):
     analysis_window_days: int = Field(default=90, ge=7, le=730, alias="PEERPULSE_WINDOW_DAYS")
     min_group_size: int = Field(default=5, ge=2, le=100, alias="PEERPULSE_MIN_GROUP_SIZE")
 
-    @field_validator("owners", "kudos_values", mode="before")
+    # Polls (owners can override these in the settings modal too).
+    poll_questions: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("helped",), alias="PEERPULSE_POLL_QUESTIONS"
+    )
+    poll_schedule: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("helped=mon 10:00", "advice=tue 10:00", "energy=wed 10:00", "adopted=thu 10:00"),
+        alias="PEERPULSE_POLL_SCHEDULE",
+    )
+    poll_sample_fraction: float = Field(default=0.25, gt=0, le=1, alias="PEERPULSE_POLL_SAMPLE")
+    poll_min_days_between: float = Field(
+        default=14, ge=0, le=365, alias="PEERPULSE_POLL_MIN_DAYS_BETWEEN"
+    )
+    poll_reminder_days: float = Field(default=2, ge=0, le=60, alias="PEERPULSE_POLL_REMINDER_DAYS")
+    poll_close_days: float = Field(default=5, gt=0, le=90, alias="PEERPULSE_POLL_CLOSE_DAYS")
+    poll_check_minutes: float = Field(
+        default=15, gt=0, le=1440, alias="PEERPULSE_POLL_CHECK_MINUTES"
+    )
+    # The background sender of DMs (poll rounds, reminders).
+    outbox_per_minute: int = Field(default=300, ge=1, le=100_000, alias="PEERPULSE_SEND_PER_MINUTE")
+    outbox_channel_interval: float = Field(
+        default=1.0, ge=0, le=60, alias="PEERPULSE_SEND_CHANNEL_INTERVAL"
+    )
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="PEERPULSE_SEND_MAX_ATTEMPTS")
+
+    @field_validator("owners", "kudos_values", "poll_questions", "poll_schedule", mode="before")
     @classmethod
     def _parse_list(cls, value: object) -> tuple[str, ...]:
         return _split_ids(value)

@@ -172,3 +172,83 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[Any] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class PollRound(Base):
+    """One round of one poll question: who was asked, when it reminds and closes."""
+
+    __tablename__ = "poll_rounds"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "round_key", name="uq_poll_rounds_workspace_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    round_key: Mapped[str] = mapped_column(String(128))
+    question: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32), default="schedule")
+    sample_fraction: Mapped[float] = mapped_column(Float)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    remind_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PollRequest(Base):
+    """One person asked in one round, and their answer (at most one)."""
+
+    __tablename__ = "poll_requests"
+    __table_args__ = (
+        UniqueConstraint("round_id", "person_id", name="uq_poll_requests_round_person"),
+        Index("ix_poll_requests_person_asked", "person_id", "asked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("poll_rounds.id", ondelete="CASCADE"),
+                                          index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    team: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    answer: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    named_count: Mapped[int] = mapped_column(Integer, default=0)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    round: Mapped[PollRound] = relationship()
+    person: Mapped[Person] = relationship()
+
+
+class OutboxMessage(Base):
+    """A DM waiting to be sent, or sent: the durable send log of the background sender.
+
+    ``idempotency_key`` makes enqueuing the same message twice impossible; it also travels
+    in the Slack message metadata so a send whose outcome is unknown can be looked up.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_outbox_messages_idempotency_key"),
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(191))
+    channel: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[Any] = mapped_column(JSON)
+    poll_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("poll_requests.id", ondelete="CASCADE"), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    posted_channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -27,6 +27,12 @@ class ProgrammeSettings:
     reaction_emoji: str
     analysis_window_days: int
     min_group_size: int
+    poll_questions: tuple[str, ...]
+    poll_schedule: tuple[str, ...]
+    poll_sample_fraction: float
+    poll_min_days_between: float
+    poll_reminder_days: float
+    poll_close_days: float
 
     @classmethod
     def defaults(cls, settings: Settings) -> ProgrammeSettings:
