@@ -7,7 +7,7 @@ import time
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from analytics.champions import compare_picks, coverage, coverage_by_team, recommend_champions
@@ -130,6 +130,10 @@ ids = st.sampled_from([str(i) for i in range(7)])
 
 
 @settings(max_examples=60, deadline=None)
+@example(nodes=[], edges=[], k=3, champions=["0"])  # empty graph
+@example(nodes=["0"], edges=[], k=2, champions=["0"])  # one person
+@example(nodes=["0", "1", "2"], edges=[], k=2, champions=[])  # all isolates
+@example(nodes=[], edges=[("0", "0"), ("1", "1")], k=2, champions=["1"])  # self-loops
 @given(
     nodes=st.lists(ids, max_size=7, unique=True),
     edges=st.lists(st.tuples(ids, ids), max_size=15),

@@ -6,7 +6,7 @@ import json
 
 import networkx as nx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from analytics.diff import diff_snapshots
@@ -110,6 +110,10 @@ graphs = st.tuples(
 
 
 @settings(max_examples=60, deadline=None)
+@example(before=([], []), after=([], []), champions=[])  # empty graphs
+@example(before=(["0"], []), after=(["0"], []), champions=["0"])  # one person
+@example(before=(["0", "1", "2"], []), after=(["1", "2"], []), champions=[])  # isolates
+@example(before=([], [("0", "0")]), after=([], [("0", "0"), ("1", "1")]), champions=["0"])
 @given(before=graphs, after=graphs, champions=st.lists(ids, max_size=3))
 def test_any_pair_of_small_snapshots_gives_valid_diff(
     before: tuple[list[str], list[tuple[str, str]]],

@@ -8,7 +8,7 @@ import time
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from analytics._arrays import graph_arrays
@@ -136,6 +136,10 @@ ids = st.sampled_from([str(i) for i in range(6)])
 
 
 @settings(max_examples=60, deadline=None)
+@example(nodes=[], edges=[], seeds=["0"], steps=3, p=0.5)  # empty graph
+@example(nodes=["0"], edges=[], seeds=["0"], steps=3, p=None)  # one person
+@example(nodes=["0", "1", "2"], edges=[], seeds=["1"], steps=3, p=1.0)  # all isolates
+@example(nodes=[], edges=[("0", "0"), ("0", "1")], seeds=["1"], steps=3, p=1.0)  # self-loop
 @given(
     nodes=st.lists(ids, max_size=6, unique=True),
     edges=st.lists(st.tuples(ids, ids), max_size=15),

@@ -9,7 +9,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from analytics.roles import ROLE_RULES, ROLES, assign_roles, people_by_role, rising_fading
@@ -159,6 +159,10 @@ ids = st.sampled_from([str(i) for i in range(8)])
 
 
 @settings(max_examples=60, deadline=None)
+@example(nodes=[], edges=[], teams={})  # empty graph
+@example(nodes=["0"], edges=[], teams={"0": "a"})  # one person
+@example(nodes=["0", "1", "2"], edges=[], teams={})  # all isolates
+@example(nodes=[], edges=[("0", "0"), ("1", "1"), ("0", "1")], teams={})  # self-loops
 @given(
     nodes=st.lists(ids, max_size=8, unique=True),
     edges=st.lists(st.tuples(ids, ids), max_size=20),
