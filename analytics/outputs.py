@@ -116,9 +116,16 @@ def gephi_value(value: Any) -> str | int | float | bool | None:
 # Declared attribute types, as networkx names them in both formats (Gephi reads these).
 _XML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 # Characters XML 1.0 forbids even escaped; a Slack display name may still carry them.
-_XML_FORBIDDEN = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
-_XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;",
-                "\r": "&#13;", "\t": "&#9;"}  # fmt: skip
+_XML_FORBIDDEN: dict[str | int, str | None] = {c: None for c in range(32) if c not in (9, 10, 13)}
+_XML_ESCAPES: dict[str | int, str | None] = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "\n": "&#10;",
+    "\r": "&#13;",
+    "\t": "&#9;",
+}
 _XML_ESCAPE_TABLE = str.maketrans({**_XML_FORBIDDEN, **_XML_ESCAPES})
 
 Attrs = dict[str, str | int | float | bool]

@@ -235,7 +235,11 @@ def make_analysis(
         "role_rules": dict(ROLE_RULES),
         "recommendation": {
             "k": len(champions),
-            "recommended": {**pick, "ids": [rows[1]["id"], rows[7]["id"]], "coverage_two_step": 0.93},
+            "recommended": {
+                **pick,
+                "ids": [rows[1]["id"], rows[7]["id"]],
+                "coverage_two_step": 0.93,
+            },
             "top_degree": {**pick, "ids": top_in[:2], "coverage_two_step": 0.7},
             "random": {**pick, "ids": [rows[3]["id"], rows[4]["id"]], "coverage_two_step": 0.5},
             "current": pick,
