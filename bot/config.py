@@ -154,7 +154,7 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> 
     from pydantic import ValidationError
 
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg,arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))

@@ -1,0 +1,498 @@
+"""The durable DM outbox: every bulk message is a database row first, then a Slack post.
+
+`enqueue` writes rows (one per idempotency key, never two); `OutboxSender` is the one
+background sender that claims due rows, posts them at a throttled pace and records the
+message ts. Why it neither loses nor duplicates a message across a crash:
+
+- A row is claimed (``pending`` -> ``sending``) by a conditional UPDATE that only one sender
+  can win, and committed before Slack is called.
+- ``sent`` and the ts are written in one transaction right after Slack answers.
+- The gap between Slack accepting a post and that commit cannot be closed by a database, so
+  every post carries its idempotency key in the message metadata. A row found ``sending``
+  after a crash (or whose post failed ambiguously: lost connection, 5xx) is marked
+  ``uncertain``; before posting an uncertain row again the sender reads the channel's
+  recent history (`conversations.history`, scope ``im:history``) and, if the key is there,
+  records that message instead of posting. If the history cannot be read the row fails as
+  ``unconfirmed`` rather than risk a duplicate: at most once beats twice for a poll.
+
+The sender's Slack client must not carry slack_sdk's RateLimitErrorRetryHandler (it would
+sleep inside the call); `make_sender_client` builds one without retry handlers, and the
+sender reads Retry-After itself and reschedules.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db import transaction
+from bot.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, FAILED, EXPIRED = "pending", "sending", "sent", "failed", "expired"
+METADATA_EVENT = "peerpulse_outbox"
+# Slack errors worth another try later; anything else is the message's own fault.
+TRANSIENT_ERRORS = frozenset({
+    "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited",
+    "team_added_to_org", "timeout",
+})
+# Errors after which Slack may or may not have posted the message.
+AMBIGUOUS_ERRORS = frozenset({"internal_error", "fatal_error", "request_timeout", "timeout"})
+# The recipient cannot receive DMs at all.
+UNREACHABLE_ERRORS = frozenset({
+    "user_disabled", "user_not_found", "channel_not_found", "cannot_dm_bot", "is_archived",
+    "account_inactive",
+})
+CONSECUTIVE_429_PAUSE = 3
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to queue. ``channel`` is a user id for a DM (``dm=True``) or a channel id."""
+
+    key: str
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    dm: bool = True
+    poll_request_id: int | None = None
+    expires_at: datetime | None = None
+
+
+def enqueue(session: Session, workspace_id: int, messages: Iterable[Outgoing], now: datetime
+            ) -> int:
+    """Queue ``messages``, skipping any whose key is already queued. Returns how many were new.
+
+    One multi-row INSERT, so a round for 10k people is queued in well under a second.
+    """
+    batch = list({m.key: m for m in messages}.values())
+    keys = [m.key for m in batch]
+    existing: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        existing.update(session.scalars(
+            select(OutboxMessage.idempotency_key)
+            .where(OutboxMessage.idempotency_key.in_(chunk))))
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "idempotency_key": m.key,
+            "channel": m.channel,
+            "payload": {"text": m.text, "blocks": m.blocks, "dm": m.dm},
+            "poll_request_id": m.poll_request_id,
+            "status": PENDING,
+            "attempts": 0,
+            "uncertain": False,
+            "next_attempt_at": now,
+            "expires_at": m.expires_at,
+            "created_at": now,
+        }
+        for m in batch if m.key not in existing
+    ]
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+    return len(rows)
+
+
+def status_counts(session: Session, workspace_id: int | None = None) -> dict[str, int]:
+    q = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    if workspace_id is not None:
+        q = q.where(OutboxMessage.workspace_id == workspace_id)
+    return {str(s): int(n) for s, n in session.execute(q)}
+
+
+def make_sender_client(token: str | None, base_url: str, timeout: int = 30) -> WebClient:
+    """A WebClient with no retry handlers: the sender decides about every retry itself
+    (a silent connection retry could post a message twice)."""
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+
+
+class Throttle:
+    """Paces sends: evenly spaced under ``per_minute``, never more than ``per_minute`` in
+    any 60-second window, at most one post per ``channel_interval`` per channel, and
+    nothing at all while paused (after Retry-After)."""
+
+    def __init__(self, per_minute: int, channel_interval: float = 1.0) -> None:
+        self.per_minute = per_minute
+        self.interval = 60.0 / per_minute
+        self.channel_interval = channel_interval
+        self._window: deque[float] = deque()
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._channel_last: dict[str, float] = {}
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next send may start."""
+        while self._window and self._window[0] <= now - 60.0:
+            self._window.popleft()
+        wait = max(self._next_slot - now, self._paused_until - now, 0.0)
+        if len(self._window) >= self.per_minute:
+            wait = max(wait, self._window[0] + 60.0 - now)
+        return wait
+
+    def channel_delay(self, channel: str, now: float) -> float:
+        last = self._channel_last.get(channel)
+        return 0.0 if last is None else max(0.0, last + self.channel_interval - now)
+
+    def record(self, channel: str, now: float) -> None:
+        self._window.append(now)
+        # At most one slot of catch-up after a slow call; the window caps the rest.
+        self._next_slot = max(self._next_slot, now - self.interval) + self.interval
+        self._channel_last[channel] = now
+        if len(self._channel_last) > 10_000:
+            cutoff = now - self.channel_interval
+            self._channel_last = {c: t for c, t in self._channel_last.items() if t > cutoff}
+
+    def pause(self, seconds: float, now: float) -> None:
+        self._paused_until = max(self._paused_until, now + seconds)
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    expired: int = 0
+    recovered: int = 0
+    rate_limited: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class OutboxSender:
+    """The background sender. Run exactly one per deployment (the runtime starts it).
+
+    Parameters
+    ----------
+    sessions, client, clock:
+        Database sessions, a Slack client without retry handlers, the UTC clock.
+    per_minute:
+        Workspace-wide ceiling on `chat.postMessage` calls per minute.
+    channel_interval:
+        Seconds between two posts to the same channel (Slack allows about one a second).
+    max_attempts:
+        Transient failures tolerated per message before it is marked failed.
+    lease:
+        A row left ``sending`` longer than this by another sender is taken back.
+    after_post:
+        Test hook called after Slack accepted a post and before it is recorded.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        client: WebClient,
+        *,
+        clock: Callable[[], datetime],
+        per_minute: int = 300,
+        channel_interval: float = 1.0,
+        max_attempts: int = 8,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 900.0,
+        lease: timedelta = timedelta(minutes=2),
+        idle_sleep: float = 0.5,
+        batch: int = 50,
+        worker_id: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        after_post: Callable[[OutboxMessage, Mapping[str, Any]], None] | None = None,
+    ) -> None:
+        self.sessions, self.client, self.clock = sessions, client, clock
+        self.throttle = Throttle(per_minute, channel_interval)
+        self.max_attempts, self.backoff_base, self.backoff_cap = (
+            max_attempts, backoff_base, backoff_cap)
+        self.lease, self.idle_sleep, self.batch = lease, idle_sleep, batch
+        self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
+        self.monotonic = monotonic
+        self.after_post = after_post
+        self.report = SendReport()
+        self._consecutive_429 = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> threading.Thread:
+        """Recover rows orphaned by a previous process, then send in a daemon thread."""
+        if self._thread is not None:
+            return self._thread
+        self._stop.clear()
+        self.recover(orphans_of_others=True)
+        self._thread = threading.Thread(target=self.run, name="peerpulse-outbox", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run(self) -> None:
+        last_recover = self.monotonic()
+        while not self._stop.is_set():
+            try:
+                if self.monotonic() - last_recover > self.lease.total_seconds() / 2:
+                    self.recover(orphans_of_others=False)
+                    last_recover = self.monotonic()
+                if not self.step():
+                    self._stop.wait(self.idle_sleep)
+            except Exception:  # the sender must outlive a database or network hiccup
+                log.exception("outbox sender step failed; retrying shortly")
+                self._stop.wait(max(self.idle_sleep, 1.0))
+
+    def drain(self, timeout: float = 60.0) -> SendReport:
+        """Send until nothing is due (or ``timeout``): for the CLI, the bench and tests."""
+        self.recover(orphans_of_others=True)
+        deadline = self.monotonic() + timeout
+        while self.monotonic() < deadline:
+            if self.step():
+                continue
+            with self.sessions() as session:
+                left = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+                    OutboxMessage.status.in_((PENDING, SENDING))))
+            if not left:
+                break
+            time.sleep(min(0.05, self.idle_sleep))
+        return self.report
+
+    # ------------------------------------------------------------------ recovery
+
+    def recover(self, *, orphans_of_others: bool) -> int:
+        """Put rows stuck in ``sending`` back as ``pending`` + ``uncertain``.
+
+        ``orphans_of_others``: at start-up, every row another sender claimed is an orphan
+        (one sender per deployment); otherwise only rows older than the lease.
+        """
+        now = self.clock()
+        stuck = OutboxMessage.status == SENDING
+        if orphans_of_others:
+            cond = stuck & (OutboxMessage.claimed_by != self.worker_id)
+        else:
+            cond = stuck & (OutboxMessage.claimed_at < now - self.lease)
+        with transaction(self.sessions) as session:
+            result = session.execute(
+                update(OutboxMessage).where(cond).values(
+                    status=PENDING, uncertain=True, claimed_by=None, next_attempt_at=now))
+            count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            log.warning("outbox: %d message(s) left mid-send by a stopped sender will be "
+                        "checked against Slack before any resend", count)
+            self.report.recovered += count
+        return count
+
+    # ------------------------------------------------------------------ one message
+
+    def step(self) -> bool:
+        """Send (or settle) at most one due message. False when there was nothing to do."""
+        wait = self.throttle.delay(self.monotonic())
+        if wait > 0:
+            self._stop.wait(wait)
+            if self._stop.is_set():
+                return True
+        row = self._claim_next()
+        if row is None:
+            return False
+        if row.expires_at is not None and self.clock() >= row.expires_at:
+            self._finish(row, status=EXPIRED, error="expired before it could be sent")
+            self.report.expired += 1
+            return True
+        if row.uncertain and self._settle_uncertain(row):
+            return True
+        self._post(row)
+        return True
+
+    def _claim_next(self) -> OutboxMessage | None:
+        now = self.clock()
+        mono = self.monotonic()
+        with self.sessions() as session:
+            candidates = session.execute(
+                select(OutboxMessage.id, OutboxMessage.channel)
+                .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(self.batch)).all()
+        for row_id, channel in candidates:
+            if self.throttle.channel_delay(channel, mono) > 0:
+                continue
+            with transaction(self.sessions) as session:
+                claimed = session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row_id, OutboxMessage.status == PENDING)
+                    .values(status=SENDING, claimed_by=self.worker_id, claimed_at=now))
+                if getattr(claimed, "rowcount", 0) != 1:
+                    continue  # another sender won it
+                row = session.get(OutboxMessage, row_id)
+                assert row is not None
+                session.expunge(row)
+                return row
+        return None
+
+    def _post(self, row: OutboxMessage) -> None:
+        payload = row.payload or {}
+        now = self.monotonic()
+        self.throttle.record(row.channel, now)
+        try:
+            resp = self.client.chat_postMessage(
+                channel=row.channel,
+                text=payload.get("text") or "",
+                blocks=payload.get("blocks") or None,
+                metadata={"event_type": METADATA_EVENT,
+                          "event_payload": {"key": row.idempotency_key}},
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            self._slack_failure(row, exc)
+            return
+        except (OSError, TimeoutError) as exc:  # lost connection: Slack may have posted
+            self._retry(row, f"connection: {type(exc).__name__}", uncertain=True)
+            return
+        self._consecutive_429 = 0
+        if self.after_post is not None:
+            self.after_post(row, resp.data if isinstance(resp.data, dict) else {})
+        self._finish(row, status=SENT, ts=str(resp.get("ts") or ""),
+                     channel=str(resp.get("channel") or row.channel))
+        self.report.sent += 1
+
+    def _slack_failure(self, row: OutboxMessage, exc: SlackApiError) -> None:
+        status = int(getattr(exc.response, "status_code", 200) or 200)
+        error = str((exc.response.data if isinstance(exc.response.data, dict) else {})
+                    .get("error") or f"http_{status}")
+        self.report.errors[error] = self.report.errors.get(error, 0) + 1
+        if status == 429 or error == "ratelimited":
+            retry_after = _retry_after(exc.response.headers)
+            self.report.rate_limited += 1
+            self._consecutive_429 += 1
+            # One 429 defers that message; a run of them means the workspace ceiling is
+            # hit, so the whole sender waits Retry-After.
+            if self._consecutive_429 >= CONSECUTIVE_429_PAUSE:
+                self.throttle.pause(retry_after, self.monotonic())
+            self._reschedule(row, delay=retry_after, error="ratelimited", count_attempt=False)
+            return
+        self._consecutive_429 = 0
+        if status >= 500 or error in TRANSIENT_ERRORS:
+            self._retry(row, error, uncertain=status >= 500 or error in AMBIGUOUS_ERRORS)
+            return
+        log.warning("outbox: %s to %s failed for good: %s", row.idempotency_key, row.channel,
+                    error)
+        self._finish(row, status=FAILED, error=error)
+        self.report.failed += 1
+
+    def _retry(self, row: OutboxMessage, error: str, *, uncertain: bool) -> None:
+        attempts = row.attempts + 1
+        if attempts >= self.max_attempts:
+            self._finish(row, status=FAILED, error=f"gave up after {attempts} tries: {error}",
+                         attempts=attempts, uncertain=uncertain or row.uncertain)
+            self.report.failed += 1
+            return
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))
+        self._reschedule(row, delay=delay, error=error, count_attempt=True,
+                         uncertain=uncertain or row.uncertain)
+        self.report.retried += 1
+
+    def _reschedule(self, row: OutboxMessage, *, delay: float, error: str, count_attempt: bool,
+                    uncertain: bool | None = None) -> None:
+        values: dict[str, Any] = {
+            "status": PENDING, "claimed_by": None, "last_error": error[:255],
+            "next_attempt_at": self.clock() + timedelta(seconds=delay),
+        }
+        if count_attempt:
+            values["attempts"] = row.attempts + 1
+        if uncertain is not None:
+            values["uncertain"] = uncertain
+        with transaction(self.sessions) as session:
+            session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == row.id, OutboxMessage.claimed_by == self.worker_id)
+                .values(**values))
+
+    def _finish(self, row: OutboxMessage, *, status: str, ts: str | None = None,
+                channel: str | None = None, error: str | None = None,
+                attempts: int | None = None, uncertain: bool | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "claimed_by": None}
+        if status == SENT:
+            values.update(ts=ts, posted_channel=channel, sent_at=self.clock(), uncertain=False)
+        if error is not None:
+            values["last_error"] = error[:255]
+        if attempts is not None:
+            values["attempts"] = attempts
+        if uncertain is not None:
+            values["uncertain"] = uncertain
+        with transaction(self.sessions) as session:
+            session.execute(update(OutboxMessage).where(
+                OutboxMessage.id == row.id, OutboxMessage.claimed_by == self.worker_id)
+                .values(**values))
+
+    def _settle_uncertain(self, row: OutboxMessage) -> bool:
+        """True when the row was settled from Slack's history (found, or unverifiable)."""
+        try:
+            found = self._find_posted(row)
+        except SlackApiError as exc:
+            error = str((exc.response.data if isinstance(exc.response.data, dict) else {})
+                        .get("error") or exc.response.status_code)
+            if exc.response.status_code == 429 or exc.response.status_code >= 500:
+                self._reschedule(row, delay=_retry_after(exc.response.headers),
+                                 error=f"history: {error}", count_attempt=False)
+                return True
+            if error in UNREACHABLE_ERRORS:  # nobody to deliver to, so nothing was posted
+                self._finish(row, status=FAILED, error=error)
+            else:
+                self._finish(row, status=FAILED,
+                             error=f"unconfirmed: history unreadable ({error})")
+            self.report.failed += 1
+            return True
+        except (OSError, TimeoutError) as exc:
+            self._retry(row, f"history: {type(exc).__name__}", uncertain=True)
+            return True
+        if found is None:
+            return False
+        ts, channel = found
+        log.info("outbox: %s was already posted (ts %s); recorded, not resent",
+                 row.idempotency_key, ts)
+        self._finish(row, status=SENT, ts=ts, channel=channel)
+        self.report.sent += 1
+        return True
+
+    def _find_posted(self, row: OutboxMessage) -> tuple[str, str] | None:
+        channel = row.posted_channel or row.channel
+        if (row.payload or {}).get("dm", True) and not row.posted_channel:
+            opened = self.client.conversations_open(users=row.channel)
+            channel = str((opened.get("channel") or {}).get("id") or row.channel)
+        oldest = row.created_at - timedelta(minutes=1)
+        cursor: str | None = None
+        for _ in range(5):
+            kwargs: dict[str, Any] = {"channel": channel, "limit": 200,
+                                      "include_all_metadata": True,
+                                      "oldest": f"{oldest.timestamp():.6f}"}
+            if cursor:
+                kwargs["cursor"] = cursor
+            page = self.client.conversations_history(**kwargs)
+            for message in page.get("messages") or []:
+                meta = message.get("metadata") or {}
+                if (meta.get("event_type") == METADATA_EVENT and
+                        (meta.get("event_payload") or {}).get("key") == row.idempotency_key):
+                    return str(message.get("ts")), channel
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return None
+
+
+def _retry_after(headers: Mapping[str, Any] | None) -> float:
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "retry-after":
+            try:
+                return max(0.0, float(value if not isinstance(value, list) else value[0]))
+            except (TypeError, ValueError):
+                break
+    return 1.0

@@ -1,0 +1,206 @@
+"""The durable DM outbox against the local Slack sandbox, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import db
+from bot.models import OutboxMessage
+from bot.sandbox import SlackSandbox
+from bot.services.outbox import (
+    EXPIRED,
+    FAILED,
+    SENDING,
+    SENT,
+    OutboxSender,
+    Outgoing,
+    Throttle,
+    enqueue,
+    make_sender_client,
+    status_counts,
+)
+from bot.services.workspace import ensure_workspace
+
+
+class Crash(BaseException):
+    """Stands for the process dying (not an Exception, so nothing catches it)."""
+
+
+@pytest.fixture
+def sessions(database_url: str) -> sessionmaker[Session]:
+    db.upgrade(database_url)
+    return db.make_session_factory(db.make_engine(database_url))
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SlackSandbox]:
+    with SlackSandbox() as sb:
+        sb.add_users([{"id": f"U{i:03d}", "name": f"p{i}", "deleted": False, "is_bot": False}
+                      for i in range(40)])
+        sb.add_users([{"id": "UGONE", "name": "gone", "deleted": True, "is_bot": False}])
+        yield sb
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def queue(sessions: sessionmaker[Session], users: list[str], prefix: str = "m",
+          **kwargs: Any) -> int:
+    with db.transaction(sessions) as s:
+        ws = ensure_workspace(s, "T0SANDBOX")
+        return enqueue(s, ws.id, [Outgoing(f"{prefix}:{u}", u, f"hello {u}", **kwargs)
+                                  for u in users], now())
+
+
+def sender(sessions: sessionmaker[Session], sandbox: SlackSandbox, **kwargs: Any
+           ) -> OutboxSender:
+    kwargs.setdefault("per_minute", 60_000)
+    kwargs.setdefault("idle_sleep", 0.02)
+    return OutboxSender(sessions, make_sender_client(sandbox.token, sandbox.base_url),
+                        clock=now, **kwargs)
+
+
+def posted_keys(sandbox: SlackSandbox) -> Counter[str]:
+    return Counter(m["metadata"]["event_payload"]["key"] for m in sandbox.messages()
+                   if m.get("metadata"))
+
+
+def test_enqueue_twice_with_the_same_keys_queues_once(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    assert queue(sessions, ["U001", "U002"]) == 2
+    assert queue(sessions, ["U001", "U002", "U003"]) == 1
+    with sessions() as s:
+        assert status_counts(s) == {"pending": 3}
+
+
+def test_every_message_is_delivered_once_through_429s(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    users = [f"U{i:03d}" for i in range(25)]
+    queue(sessions, users)
+    sandbox.rate_limit("chat.postMessage", 0.3, retry_after=1, seed=4)
+    report = sender(sessions, sandbox).drain(timeout=30)
+    assert report.rate_limited > 0
+    assert posted_keys(sandbox) == Counter({f"m:{u}": 1 for u in users})
+    with sessions() as s:
+        rows = s.scalars(select(OutboxMessage)).all()
+        assert {r.status for r in rows} == {SENT}
+        assert all(r.ts and r.posted_channel == sandbox.dm_channel(r.channel) for r in rows)
+    assert not [c for c in sandbox.calls("chat.postMessage")
+                if c.status == 429 and c.params.get("channel") not in users]
+
+
+def test_crash_after_slack_accepted_is_recorded_not_resent(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["U001", "U002", "U003"])
+
+    def die(row: OutboxMessage, response: Any) -> None:
+        if row.channel == "U002":
+            raise Crash()
+
+    with pytest.raises(Crash):
+        sender(sessions, sandbox, after_post=die).drain(timeout=10)
+    with sessions() as s:
+        assert s.scalar(select(OutboxMessage.status).where(
+            OutboxMessage.channel == "U002")) == SENDING
+    restarted = sender(sessions, sandbox)
+    report = restarted.drain(timeout=10)
+    assert report.recovered == 1
+    assert posted_keys(sandbox) == Counter({"m:U001": 1, "m:U002": 1, "m:U003": 1})
+    assert sandbox.calls("conversations.history"), "the uncertain send was checked"
+    with sessions() as s:
+        row = s.scalars(select(OutboxMessage).where(OutboxMessage.channel == "U002")).one()
+        assert row.status == SENT and row.ts == sandbox.messages("U002")[0]["ts"]
+
+
+def test_crash_before_posting_sends_after_restart(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["U001"])
+    first = sender(sessions, sandbox)
+    assert first._claim_next() is not None  # claimed, then the process dies
+    assert sandbox.messages() == []
+    sender(sessions, sandbox).drain(timeout=10)
+    assert posted_keys(sandbox) == Counter({"m:U001": 1})
+
+
+def test_permanent_errors_fail_at_once_and_transient_ones_are_retried(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["UGONE", "U001"])
+    sandbox.fail("chat.postMessage", 500, times=2)
+    report = sender(sessions, sandbox, backoff_base=0.05).drain(timeout=15)
+    with sessions() as s:
+        rows = {r.channel: r for r in s.scalars(select(OutboxMessage))}
+    assert rows["UGONE"].status == FAILED and rows["UGONE"].last_error == "user_disabled"
+    assert rows["U001"].status == SENT and rows["U001"].attempts >= 1
+    assert report.retried >= 1
+    assert posted_keys(sandbox) == Counter({"m:U001": 1})
+
+
+def test_unverifiable_uncertain_send_fails_rather_than_risking_a_duplicate(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["U001"])
+    sender(sessions, sandbox)._claim_next()
+    sandbox.fail("conversations.history", error="missing_scope", times=None)
+    sender(sessions, sandbox).drain(timeout=10)
+    with sessions() as s:
+        row = s.scalars(select(OutboxMessage)).one()
+    assert row.status == FAILED and row.last_error.startswith("unconfirmed")
+    assert sandbox.messages() == []
+
+
+def test_expired_messages_are_not_sent(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["U001"], expires_at=now() - timedelta(seconds=1))
+    sender(sessions, sandbox).drain(timeout=5)
+    with sessions() as s:
+        assert s.scalars(select(OutboxMessage.status)).one() == EXPIRED
+    assert sandbox.messages() == []
+
+
+def test_throttle_never_exceeds_the_ceiling_in_any_minute() -> None:
+    throttle = Throttle(per_minute=120, channel_interval=1.0)
+    t, sends = 0.0, []
+    while t < 180:
+        wait = throttle.delay(t)
+        if wait > 0:
+            t += wait
+            continue
+        channel = f"C{len(sends) % 7}"
+        if throttle.channel_delay(channel, t):
+            t += throttle.channel_delay(channel, t)
+            continue
+        throttle.record(channel, t)
+        sends.append(t)
+        t += 0.01
+    worst = max(sum(1 for s in sends if start <= s < start + 60) for start in sends)
+    assert worst <= 120
+    assert len(sends) / 3 >= 120 * 0.95
+
+
+def test_throttle_waits_out_a_pause_and_spaces_posts_to_one_channel() -> None:
+    throttle = Throttle(per_minute=6000, channel_interval=1.0)
+    throttle.record("D1", 10.0)
+    assert throttle.channel_delay("D1", 10.2) == pytest.approx(0.8)
+    assert throttle.channel_delay("D2", 10.2) == 0
+    throttle.pause(3, 10.0)
+    assert throttle.delay(10.5) == pytest.approx(2.5)
+
+
+def test_the_sender_thread_starts_and_stops(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["U001", "U002"])
+    s = sender(sessions, sandbox)
+    s.start()
+    try:
+        sandbox.wait_for(lambda: len(sandbox.messages()) == 2, timeout=10)
+    finally:
+        s.stop()
+    with sessions() as session:
+        assert status_counts(session) == {SENT: 2}
