@@ -18,10 +18,6 @@ from analytics.model import AnalysisOptions
 KRACKHARDT = Path("/work/shared/data/krackhardt")
 
 
-def _needs_pipeline() -> None:
-    pytest.importorskip("analytics.pipeline", reason="analytics.pipeline has not landed yet")
-
-
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -131,7 +127,6 @@ def test_bad_options_are_usage_errors(bad: list[str], capsys: pytest.CaptureFixt
 
 
 def test_krackhardt_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _needs_pipeline()
     out = tmp_path / "out"
     code = main(
         [
@@ -183,7 +178,6 @@ def test_krackhardt_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_file_without_people_or_dates_uses_raw_summed_weights(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _needs_pipeline()
     ties = _write(tmp_path, "ties.csv", "source,target,weight\na,b,2\na,b,3\nb,b,1\nb,c,\n")
     lines: list[str] = []
     code = run_analyze(ties, None, tmp_path / "o", options=AnalysisOptions(), echo=lines.append)
@@ -196,7 +190,6 @@ def test_file_without_people_or_dates_uses_raw_summed_weights(
 
 
 def test_everyone_in_people_appears_and_unknown_ids_are_reported(tmp_path: Path) -> None:
-    _needs_pipeline()
     ties = _write(tmp_path, "ties.csv", "source,target\nU1,U2\nU2,U1\nU1,UX\n")
     people = _write(tmp_path, "people.csv", "id,name\nU1,Ada\nU2,Bob\nU3,Lonely\n")
     lines: list[str] = []
@@ -211,7 +204,6 @@ def test_everyone_in_people_appears_and_unknown_ids_are_reported(tmp_path: Path)
 def test_unwritable_output_exits_1_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _needs_pipeline()
     ties = _write(tmp_path, "ties.csv", "source,target\nU1,U2\n")
     blocker = _write(tmp_path, "out", "a file, not a folder")
     assert main(["--ties", str(ties), "--out", str(blocker)]) == 1
