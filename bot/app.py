@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltResponse
-from slack_bolt.kwargs_injection.args import Args
+from slack_bolt import App, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
@@ -18,17 +17,11 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 import handlers
 from bot import db
 from bot.config import Settings
-from bot.errors import PeerPulseError
 from bot.services import Services, system_clock
 from bot.services.events import first_delivery
+from handlers.errors import tell_user
 
 log = logging.getLogger(__name__)
-
-GENERIC_FAILURE = (
-    "Sorry, PeerPulse hit a problem on its side and could not finish that. "
-    "Nothing was counted twice; please try again in a minute."
-)
-
 
 def make_web_client(settings: Settings) -> WebClient:
     """A WebClient on ``SLACK_API_URL`` that retries 429 (Retry-After), 5xx and lost connections."""
@@ -59,14 +52,11 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     )
 
 
-def _user_message(error: Exception) -> str:
-    return str(error) if isinstance(error, PeerPulseError) else GENERIC_FAILURE
-
-
 def create_app(settings: Settings, services: Services | None = None) -> App:
     """Build the Bolt app: request verification, event de-duplication, listeners, error handler."""
     services = services or build_services(settings)
     app = App(
+        name="peerpulse",
         client=services.client,
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not settings.socket_mode,
@@ -87,24 +77,9 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
         return next()  # type: ignore[no-any-return]
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], args: Args) -> BoltResponse | None:
-        # The one place an unexpected failure turns into a friendly message; never a traceback.
-        if isinstance(error, PeerPulseError):
-            log.info("refused: %s", error)
-        else:
-            log.exception("unhandled error", exc_info=error)
-        text = _user_message(error)
-        try:
-            if body.get("response_url") and args.respond is not None:
-                args.respond(text=text, response_type="ephemeral", replace_original=False)
-                return None
-            user = (body.get("user") or {}).get("id") or body.get("user_id")
-            channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
-            if user and channel:
-                services.client.chat_postEphemeral(channel=channel, user=user, text=text)
-        except Exception:  # pragma: no cover - Slack itself failing while we apologise
-            log.exception("could not tell the user about an error")
-        return None
+    def on_error(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
+        # Failures outside listeners (listeners are wrapped by handlers.errors.guarded).
+        tell_user(error, body, respond, services.client)
 
     handlers.register(app, services)
     return app

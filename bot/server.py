@@ -48,6 +48,11 @@ def serve_http(settings: Settings, host: str, port: int, *, threads: int = 8) ->
 
     holder: dict[str, Runtime] = {}
 
+    def stop_runtime() -> None:
+        runtime = holder.get("runtime")
+        if runtime is not None:
+            runtime.stop()
+
     def health() -> bool:
         from sqlalchemy import text
 
@@ -73,10 +78,7 @@ def serve_http(settings: Settings, host: str, port: int, *, threads: int = 8) ->
             self.cfg.set("accesslog", None)
             self.cfg.set("loglevel", settings.log_level.lower())
             self.cfg.set("post_worker_init", lambda worker: holder["runtime"].start_background())
-            self.cfg.set(
-                "worker_exit",
-                lambda server, worker: holder.get("runtime") and holder["runtime"].stop(),
-            )
+            self.cfg.set("worker_exit", lambda server, worker: stop_runtime())
 
         def load(self) -> WSGIApp:
             runtime = build_runtime(settings)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import events
+from handlers import commands, events, home, shortcuts, views
 
 
 def register(app: App, services: Services) -> None:
-    events.register(app, services)
+    for surface in (commands, events, home, shortcuts, views):
+        surface.register(app, services)

@@ -1,4 +1,4 @@
-"""Events API listeners: roster changes as they happen."""
+"""Events API listeners: roster changes as they happen, and reaction kudos."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.services import Services
+from bot.services.kudos import on_reaction
 from bot.services.roster import member_changed
+from handlers.errors import guarded
 
 
 def register(app: App, services: Services) -> None:
+    guard = guarded(services.client)
+
+    @guard
     def on_member_change(ack: Ack, event: dict[str, Any]) -> None:
         ack()
         user = event.get("user")
@@ -19,3 +24,15 @@ def register(app: App, services: Services) -> None:
 
     app.event("user_change")(on_member_change)
     app.event("team_join")(on_member_change)
+
+    @app.event("reaction_added")
+    @guard
+    def reaction_added(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        on_reaction(services, event, removed=False)
+
+    @app.event("reaction_removed")
+    @guard
+    def reaction_removed(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        on_reaction(services, event, removed=True)

@@ -44,6 +44,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'peerpulse.db'}"
         return
     if not _POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the PostgreSQL leg: {POSTGRES_ENV} is not set")
         pytest.skip(f"PostgreSQL leg: set {POSTGRES_ENV} (scripts/postgres.sh prints one)")
     _reset_postgres(_POSTGRES_URL)
     yield _POSTGRES_URL

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.models import Workspace
+    from bot.services.settings import ProgrammeSettings
 
 
 def system_clock() -> datetime:
@@ -30,3 +36,25 @@ class Services:
 
     def is_owner(self, user_id: str) -> bool:
         return user_id in self.settings.owners
+
+    @contextmanager
+    def unit(self) -> Iterator[Unit]:
+        """One transaction with the workspace row and its effective programme settings."""
+        from bot.db import transaction
+        from bot.models import Workspace
+        from bot.services.settings import effective_settings
+
+        with transaction(self.sessions) as session:
+            workspace = session.get(Workspace, self.workspace_id)
+            if workspace is None:
+                raise RuntimeError("workspace not identified yet (auth.test has not run)")
+            prefs = effective_settings(session, workspace.id, self.settings)
+            yield Unit(session, workspace, prefs, self.clock())
+
+
+@dataclass
+class Unit:
+    session: Session
+    workspace: Workspace
+    prefs: ProgrammeSettings
+    now: datetime

@@ -230,10 +230,10 @@ def import_roster(session: Session, workspace: Workspace, path: Path) -> ImportR
     if problems:
         raise RosterImportError(name, problems)
     changed = 0
-    for person, values in planned:
-        for col, value in values.items():
-            if getattr(person, col) != value:
-                setattr(person, col, value)
+    for person, planned_values in planned:
+        for column, new in planned_values.items():
+            if getattr(person, column) != new:
+                setattr(person, column, new)
                 changed += 1
     return ImportResult(rows=len(planned), changed=changed)
 

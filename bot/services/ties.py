@@ -59,6 +59,7 @@ def record_tie(session: Session, workspace: Workspace, tie: NewTie) -> bool:
         origin=tie.origin,
         origin_key=tie.origin_key,
         reason=tie.reason,
+        value=tie.value,
     )
     try:
         with session.begin_nested():

@@ -50,27 +50,48 @@ def sandbox(org: Organisation) -> Iterator[SlackSandbox]:
         yield sb
 
 
+def launch(sandbox: SlackSandbox, org: Organisation, workdir: Path,
+           database_url: str | None = None, **env: str) -> Stack:
+    """Start the real bot against ``sandbox`` and wait until its roster has synced."""
+    url = database_url or f"sqlite:///{workdir / 'bot.db'}"
+    bot = BotProcess({
+        "SLACK_BOT_TOKEN": sandbox.token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": sandbox.base_url,
+        "DATABASE_URL": url,
+        "PEERPULSE_OWNERS": OWNER,
+        **env,
+    }, log_path=workdir / "bot.log", cwd=workdir)
+    bot.start()
+    slack = SignedClient(bot.url, SIGNING_SECRET, sandbox.team_id, response_urls=sandbox)
+    return Stack(sandbox, bot, slack, org, db.make_engine(url))
+
+
+def wait_for_roster(stack: Stack) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from bot.models import Workspace
+
+    def synced() -> bool:
+        with Session(stack.engine) as s:
+            ws = s.scalars(select(Workspace)).first()
+            return ws is not None and ws.roster_synced_at is not None
+    wait_until(synced, what="roster sync")
+
+
 @pytest.fixture
 def start_stack(sandbox: SlackSandbox, org: Organisation, tmp_path: Path
                 ) -> Iterator[Callable[..., Stack]]:
     """Call to start the bot (after arranging faults on the sandbox)."""
-    started: list[BotProcess] = []
+    started: list[Stack] = []
 
     def start(database_url: str | None = None, **env: str) -> Stack:
-        url = database_url or f"sqlite:///{tmp_path / 'bot.db'}"
-        bot = BotProcess({
-            "SLACK_BOT_TOKEN": sandbox.token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": sandbox.base_url,
-            "DATABASE_URL": url,
-            "PEERPULSE_OWNERS": OWNER,
-            **env,
-        }, log_path=tmp_path / "bot.log", cwd=tmp_path)
-        started.append(bot)
-        bot.start()
-        slack = SignedClient(bot.url, SIGNING_SECRET, sandbox.team_id, response_urls=sandbox)
-        return Stack(sandbox, bot, slack, org, db.make_engine(url))
+        stack = launch(sandbox, org, tmp_path, database_url, **env)
+        started.append(stack)
+        return stack
 
     yield start
-    for bot in started:
-        bot.stop()
+    for stack in started:
+        stack.bot.stop()
+        stack.engine.dispose()

@@ -1,0 +1,527 @@
+"""Micro-polls: the question bank, who is asked each round, answers, reminders and closing.
+
+A round samples a fraction of people (stratified by team, least recently asked first,
+at most one poll per person per ``poll_min_days_between`` days), records one request per
+person and queues one DM per request in the outbox (`bot.services.outbox`); the background
+sender delivers them. An answer turns into ties through `record_tie`, with origin key
+``poll:{request_id}:{target}``, so a repeated click can never count twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from analytics.privacy import suppress, suppress_mapping
+from bot.config import Settings
+from bot.db import transaction
+from bot.errors import PeerPulseError
+from bot.models import OutboxMessage, Person, PollRequest, PollRound, Workspace
+from bot.rendering import context, render, section
+from bot.services.outbox import SENT, Outgoing, enqueue
+from bot.services.settings import ProgrammeSettings, effective_settings
+from bot.services.ties import NewTie, record_tie
+
+MAX_NAMED = 5
+NO_TEAM = "(no team)"
+
+# action ids of the poll DM; handlers/actions.py listens for them
+PICK, NOBODY, PAUSE, RESUME = "poll_pick", "poll_nobody", "poll_pause", "poll_resume"
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    kind: str
+    text: str
+
+
+QUESTIONS: dict[str, Question] = {q.key: q for q in (
+    Question("helped", "helped", "Who helped you this week?"),
+    Question("advice", "advice", "Who did you go to for advice?"),
+    Question("energy", "energy", "Who gave you energy at work?"),
+    Question("adopted", "adopted", "Whose idea or way of working did you take up?"),
+)}
+
+
+# ---------------------------------------------------------------------- errors
+
+class PollError(PeerPulseError):
+    """A poll answer or round that cannot be taken; the message is shown to the user."""
+
+
+class UnknownQuestion(PollError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"There is no poll question {key!r}; known: {', '.join(QUESTIONS)}.")
+
+
+class UnknownPoll(PollError):
+    def __init__(self) -> None:
+        super().__init__("PeerPulse cannot find that poll any more. Nothing was recorded.")
+
+
+class NotYourPoll(PollError):
+    def __init__(self) -> None:
+        super().__init__("That poll was sent to someone else, so your click was not counted.")
+
+
+class AlreadyAnswered(PollError):
+    def __init__(self) -> None:
+        super().__init__("You already answered this poll, thank you! Your first answer stands "
+                         "and nothing was added.")
+
+
+class PollClosed(PollError):
+    def __init__(self) -> None:
+        super().__init__("This poll has closed, so answers are no longer counted. "
+                         "You will get a new one in a later round.")
+
+
+class InvalidNominee(PollError):
+    """Someone named cannot be counted: oneself, a bot, a deactivated or unknown account."""
+
+
+class TooManyNamed(PollError):
+    def __init__(self) -> None:
+        super().__init__(f"Please name at most {MAX_NAMED} people. Nothing was recorded yet.")
+
+
+# ---------------------------------------------------------------------- schedule
+
+@dataclass(frozen=True)
+class Cadence:
+    day_of_week: str
+    hour: int
+    minute: int
+
+
+def parse_schedule(specs: Sequence[str]) -> dict[str, Cadence]:
+    """``"helped=mon 10:00"`` entries to cron fields (days in APScheduler syntax; ``|`` for
+    lists, e.g. ``mon|thu``).
+
+    >>> parse_schedule(["helped=mon|thu 9:30"])["helped"]
+    Cadence(day_of_week='mon,thu', hour=9, minute=30)
+    """
+    out: dict[str, Cadence] = {}
+    for spec in specs:
+        key, sep, rest = spec.partition("=")
+        key = key.strip()
+        parts = rest.split()
+        if not sep or key not in QUESTIONS or len(parts) != 2 or ":" not in parts[1]:
+            raise ValueError(f"bad poll schedule {spec!r}: expected e.g. 'helped=mon 10:00'")
+        hour, _, minute = parts[1].partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"bad time in poll schedule {spec!r}")
+        out[key] = Cadence(parts[0].replace("|", ",").lower(), int(hour), int(minute))
+    return out
+
+
+def enabled_schedule(prog: ProgrammeSettings) -> dict[str, Cadence]:
+    """Cadence of every enabled question (an enabled question without one is not scheduled)."""
+    schedule = parse_schedule(prog.poll_schedule)
+    return {k: schedule[k] for k in prog.poll_questions if k in schedule and k in QUESTIONS}
+
+
+# ---------------------------------------------------------------------- sampling
+
+@dataclass(frozen=True)
+class Candidate:
+    person_id: int
+    slack_id: str
+    first_name: str
+    team: str
+    last_asked: datetime | None
+
+
+def _first_name(real_name: str, display_name: str) -> str:
+    name = (display_name or real_name or "").strip()
+    return name.split()[0] if name else ""
+
+
+def choose_sample(session: Session, workspace_id: int, fraction: float, now: datetime,
+                  min_days_between: float, salt: str = "") -> list[Candidate]:
+    """Who to ask this round.
+
+    The round size is ``ceil(fraction * pollable people)`` (pollable: active, not opted out,
+    not paused), split across teams in proportion to their size (largest remainder). Within
+    a team the least recently asked go first (never asked before anyone), ties broken by a
+    hash of ``salt`` and the person so each round breaks them differently. Nobody asked in
+    the last ``min_days_between`` days is chosen; a team short of eligible people leaves its
+    places to the least recently asked elsewhere. Repeated rounds therefore reach everyone.
+    """
+    last = (select(PollRequest.person_id, func.max(PollRequest.asked_at).label("last"))
+            .group_by(PollRequest.person_id).subquery())
+    rows = session.execute(
+        select(Person.id, Person.slack_id, Person.real_name, Person.display_name, Person.team,
+               last.c.last)
+        .outerjoin(last, last.c.person_id == Person.id)
+        .where(Person.workspace_id == workspace_id, Person.is_active.is_(True),
+               Person.is_deleted.is_(False), Person.opted_out.is_(False),
+               Person.polls_paused.is_(False))).all()
+    pollable = [Candidate(pid, sid, _first_name(rn, dn), team or NO_TEAM, la)
+                for pid, sid, rn, dn, team, la in rows]
+    if not pollable:
+        return []
+    target = min(len(pollable), max(1, math.ceil(fraction * len(pollable) - 1e-9)))
+    cutoff = now - timedelta(days=min_days_between)
+
+    def order(c: Candidate) -> tuple[int, datetime, str]:
+        tie = hashlib.sha1(f"{salt}:{c.slack_id}".encode()).hexdigest()
+        return (0 if c.last_asked is None else 1, c.last_asked or now, tie)
+
+    by_team: dict[str, list[Candidate]] = defaultdict(list)
+    for c in pollable:
+        by_team[c.team].append(c)
+    exact = {t: target * len(members) / len(pollable) for t, members in by_team.items()}
+    quota = {t: math.floor(v) for t, v in exact.items()}
+    for t in sorted(exact, key=lambda t: (quota[t] - exact[t], t))[:target - sum(quota.values())]:
+        quota[t] += 1
+    chosen: list[Candidate] = []
+    leftovers: list[Candidate] = []
+    for team, members in sorted(by_team.items()):
+        eligible = sorted((c for c in members if c.last_asked is None or c.last_asked <= cutoff),
+                          key=order)
+        chosen.extend(eligible[:quota[team]])
+        leftovers.extend(eligible[quota[team]:])
+    if len(chosen) < target:
+        chosen.extend(sorted(leftovers, key=order)[:target - len(chosen)])
+    return chosen
+
+
+# ---------------------------------------------------------------------- messages
+
+def _poll_blocks(request_id: int, question: Question, first_name: str, closes_at: datetime,
+                 *, reminder: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    text = render("poll_question.j2", question=question.text, first_name=first_name,
+                  reminder=reminder, max_named=MAX_NAMED)
+    blocks: list[dict[str, Any]] = [
+        section(text),
+        {
+            "type": "actions",
+            "block_id": f"poll:{request_id}",
+            "elements": [
+                {"type": "multi_users_select", "action_id": PICK, "max_selected_items": MAX_NAMED,
+                 "placeholder": {"type": "plain_text", "text": f"Choose up to {MAX_NAMED} people"}},
+                {"type": "button", "action_id": NOBODY, "value": str(request_id),
+                 "text": {"type": "plain_text", "text": "Nobody this time"}},
+                {"type": "button", "action_id": PAUSE, "value": str(request_id),
+                 "text": {"type": "plain_text", "text": "Pause polls for me"}},
+            ],
+        },
+        context(render("poll_footer.j2", closes=closes_at.strftime("%A %d %B"))),
+    ]
+    return f"{question.text} (PeerPulse poll)", blocks
+
+
+@dataclass(frozen=True)
+class Answered:
+    request_id: int
+    question: Question
+    answer: str  # named | nobody | paused | resumed
+    named: tuple[str, ...] = ()
+
+
+def answered_message(result: Answered) -> dict[str, Any]:
+    """What the poll DM becomes once answered (for chat.update)."""
+    text = render("poll_answered.j2", answer=result.answer, named=list(result.named),
+                  question=result.question.text)
+    blocks: list[dict[str, Any]] = [section(text)]
+    if result.answer == "paused":
+        blocks.append({"type": "actions", "block_id": f"poll:{result.request_id}", "elements": [
+            {"type": "button", "action_id": RESUME, "value": str(result.request_id),
+             "text": {"type": "plain_text", "text": "Resume polls"}}]})
+    return {"text": text, "blocks": blocks}
+
+
+# ---------------------------------------------------------------------- rounds
+
+@dataclass(frozen=True)
+class RoundOpened:
+    round_id: int
+    question: str
+    asked: int
+    queued: int
+    created: bool
+    closes_at: datetime
+
+
+def open_round(session: Session, workspace_id: int, prog: ProgrammeSettings, question: str,
+               now: datetime, *, trigger: str = "schedule", round_key: str | None = None,
+               sample: float | None = None) -> RoundOpened:
+    """Open a round of ``question``: choose people, record requests, queue their DMs.
+
+    ``round_key`` makes opening idempotent (a scheduled run is keyed by its fire time, so
+    a job that fires twice opens one round).
+    """
+    q = QUESTIONS.get(question)
+    if q is None:
+        raise UnknownQuestion(question)
+    round_key = round_key or f"{trigger}:{question}:{now.isoformat()}"
+    existing = session.scalar(select(PollRound).where(
+        PollRound.workspace_id == workspace_id, PollRound.round_key == round_key))
+    if existing is not None:
+        asked = session.scalar(select(func.count()).select_from(PollRequest)
+                               .where(PollRequest.round_id == existing.id)) or 0
+        return RoundOpened(existing.id, existing.question, int(asked), 0, False,
+                           existing.closes_at)
+    fraction = prog.poll_sample_fraction if sample is None else sample
+    if not 0 < fraction <= 1:
+        raise PollError("The sample must be a fraction between 0 and 1, e.g. 0.25.")
+    closes_at = now + timedelta(days=prog.poll_close_days)
+    poll_round = PollRound(
+        workspace_id=workspace_id, round_key=round_key, question=q.key, kind=q.kind,
+        trigger=trigger, sample_fraction=fraction, opened_at=now,
+        remind_at=now + timedelta(days=prog.poll_reminder_days), closes_at=closes_at)
+    session.add(poll_round)
+    session.flush()
+    chosen = choose_sample(session, workspace_id, fraction, now, prog.poll_min_days_between,
+                           salt=round_key)
+    if chosen:
+        session.execute(insert(PollRequest), [
+            {"round_id": poll_round.id, "person_id": c.person_id, "team": c.team,
+             "asked_at": now, "named_count": 0} for c in chosen])
+    ids = dict(session.execute(select(PollRequest.person_id, PollRequest.id)
+                               .where(PollRequest.round_id == poll_round.id)).tuples().all())
+    messages = []
+    for c in chosen:
+        request_id = ids[c.person_id]
+        text, blocks = _poll_blocks(request_id, q, c.first_name, closes_at)
+        messages.append(Outgoing(key=f"poll:{request_id}", channel=c.slack_id, text=text,
+                                 blocks=blocks, poll_request_id=request_id,
+                                 expires_at=closes_at))
+    queued = enqueue(session, workspace_id, messages, now)
+    return RoundOpened(poll_round.id, q.key, len(chosen), queued, True, closes_at)
+
+
+def start_round(sessions: sessionmaker[Session], settings: Settings, workspace_id: int,
+                question: str | None, now: datetime, *, trigger: str = "schedule",
+                round_key: str | None = None, sample: float | None = None) -> RoundOpened:
+    """The one entry point of the schedule and of ``peerpulse poll send-now``.
+
+    Without ``question`` the first enabled question is used.
+    """
+    with transaction(sessions) as session:
+        prog = effective_settings(session, workspace_id, settings)
+        if question is None:
+            if not prog.poll_questions:
+                raise PollError("No poll question is enabled (PEERPULSE_POLL_QUESTIONS).")
+            question = prog.poll_questions[0]
+        return open_round(session, workspace_id, prog, question, now, trigger=trigger,
+                          round_key=round_key, sample=sample)
+
+
+# ---------------------------------------------------------------------- answers
+
+def _load_request(session: Session, workspace_id: int, request_id: int, user_id: str
+                  ) -> tuple[PollRequest, PollRound, Person]:
+    found = session.execute(
+        select(PollRequest, PollRound, Person)
+        .join(PollRound, PollRound.id == PollRequest.round_id)
+        .join(Person, Person.id == PollRequest.person_id)
+        .where(PollRequest.id == request_id, PollRound.workspace_id == workspace_id)).first()
+    if found is None:
+        raise UnknownPoll()
+    request, poll_round, person = found.tuple()
+    if person.slack_id != user_id:
+        raise NotYourPoll()
+    return request, poll_round, person
+
+
+def _check_nominees(session: Session, workspace_id: int, me: Person, named: Sequence[str]
+                    ) -> list[Person]:
+    wanted = list(dict.fromkeys(str(n) for n in named if n))
+    if len(wanted) > MAX_NAMED:
+        raise TooManyNamed()
+    if me.slack_id in wanted:
+        raise InvalidNominee("You cannot name yourself, but thank you for helping! "
+                             "Pick the colleagues who helped you.")
+    people = {p.slack_id: p for p in session.scalars(select(Person).where(
+        Person.workspace_id == workspace_id, Person.slack_id.in_(wanted)))} if wanted else {}
+    refused = [uid for uid in wanted
+               if uid not in people or not people[uid].is_active or people[uid].is_deleted]
+    if refused:
+        who = ", ".join(f"<@{uid}>" for uid in refused)
+        raise InvalidNominee(f"PeerPulse can only count active colleagues, not bots, apps or "
+                             f"deactivated accounts: {who}. Nothing was recorded yet; please "
+                             f"choose again.")
+    return [people[uid] for uid in wanted]
+
+
+def answer_poll(session: Session, workspace_id: int, request_id: int, user_id: str,
+                now: datetime, *, named: Sequence[str] = (), nobody: bool = False
+                ) -> Answered:
+    """Record ``user_id``'s answer to request ``request_id``: the people named, or nobody.
+
+    Refusals raise a `PollError` before anything is written. The request is marked
+    answered by a conditional UPDATE, so of two simultaneous clicks only one counts.
+    """
+    request, poll_round, me = _load_request(session, workspace_id, request_id, user_id)
+    if request.answered_at is not None:
+        raise AlreadyAnswered()
+    if poll_round.closed_at is not None or now >= poll_round.closes_at:
+        raise PollClosed()
+    targets = [] if nobody else _check_nominees(session, workspace_id, me, named)
+    if not nobody and not targets:
+        raise InvalidNominee("Choose at least one person, or press \"Nobody this time\".")
+    won = session.execute(
+        update(PollRequest)
+        .where(PollRequest.id == request.id, PollRequest.answered_at.is_(None))
+        .values(answered_at=now, answer="nobody" if nobody else "named",
+                named_count=len(targets)))
+    if getattr(won, "rowcount", 0) != 1:
+        raise AlreadyAnswered()
+    question = QUESTIONS[poll_round.question]
+    workspace = session.get(Workspace, workspace_id)
+    assert workspace is not None
+    for target in targets:
+        if target.opted_out:
+            continue  # they left the programme: the answer counts, the tie is not kept
+        record_tie(session, workspace, NewTie(
+            source=me.slack_id, target=target.slack_id, kind=poll_round.kind, origin="poll",
+            origin_key=f"poll:{request.id}:{target.slack_id}", occurred_at=now))
+    return Answered(request.id, question, "nobody" if nobody else "named",
+                    tuple(t.slack_id for t in targets))
+
+
+def set_paused(session: Session, workspace_id: int, request_id: int, user_id: str,
+               now: datetime, *, paused: bool) -> Answered:
+    """Pause (or resume) polls for the person a poll was sent to."""
+    request, poll_round, me = _load_request(session, workspace_id, request_id, user_id)
+    me.polls_paused = paused
+    if paused and request.answered_at is None:
+        request.answered_at, request.answer = now, "paused"
+    return Answered(request.id, QUESTIONS[poll_round.question],
+                    "paused" if paused else "resumed")
+
+
+def submit_answer(sessions: sessionmaker[Session], workspace_id: int, request_id: int,
+                  user_id: str, now: datetime, *, named: Sequence[str] = (),
+                  nobody: bool = False) -> Answered:
+    """`answer_poll` in its own transaction (what the Slack action handler calls)."""
+    with transaction(sessions) as session:
+        return answer_poll(session, workspace_id, request_id, user_id, now, named=named,
+                           nobody=nobody)
+
+
+def submit_pause(sessions: sessionmaker[Session], workspace_id: int, request_id: int,
+                 user_id: str, now: datetime, *, paused: bool = True) -> Answered:
+    with transaction(sessions) as session:
+        return set_paused(session, workspace_id, request_id, user_id, now, paused=paused)
+
+
+def request_id_from(block_id: str | None, value: str | None = None) -> int:
+    """The poll request id carried by a poll DM's action (``poll:{id}`` block id, or value)."""
+    for raw in (value, (block_id or "").partition("poll:")[2]):
+        if raw and str(raw).isdigit():
+            return int(raw)
+    raise UnknownPoll()
+
+
+# ---------------------------------------------------------------------- reminders, closing
+
+@dataclass(frozen=True)
+class RoundStats:
+    round_id: int
+    question: str
+    opened_at: datetime
+    closed: bool
+    asked: int
+    delivered: int
+    answered: int
+    response_rate: float | None
+    by_team: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    reminders: int
+    closed: list[RoundStats]
+
+
+def remind_and_close(session: Session, workspace_id: int, now: datetime,
+                     min_group_size: int = 5) -> Maintenance:
+    """Queue the one reminder of each due round to those who have not answered, and close
+    rounds past their closing time. Safe to run as often as wanted."""
+    reminders = 0
+    due = session.scalars(select(PollRound).where(
+        PollRound.workspace_id == workspace_id, PollRound.closed_at.is_(None),
+        PollRound.reminded_at.is_(None), PollRound.remind_at <= now,
+        PollRound.closes_at > now)).all()
+    for poll_round in due:
+        q = QUESTIONS[poll_round.question]
+        rows = session.execute(
+            select(PollRequest.id, Person.slack_id, Person.real_name, Person.display_name)
+            .join(Person, Person.id == PollRequest.person_id)
+            .join(OutboxMessage, and_(OutboxMessage.poll_request_id == PollRequest.id,
+                                      OutboxMessage.idempotency_key.like("poll:%")))
+            .where(PollRequest.round_id == poll_round.id, PollRequest.answered_at.is_(None),
+                   PollRequest.reminded_at.is_(None), OutboxMessage.status == SENT,
+                   Person.is_active.is_(True), Person.opted_out.is_(False),
+                   Person.polls_paused.is_(False))).all()
+        messages = []
+        for request_id, slack_id, real_name, display_name in rows:
+            text, blocks = _poll_blocks(request_id, q, _first_name(real_name, display_name),
+                                        poll_round.closes_at, reminder=True)
+            messages.append(Outgoing(key=f"poll-reminder:{request_id}", channel=slack_id,
+                                     text=text, blocks=blocks, poll_request_id=request_id,
+                                     expires_at=poll_round.closes_at))
+        reminders += enqueue(session, workspace_id, messages, now)
+        if rows:
+            session.execute(update(PollRequest)
+                            .where(PollRequest.id.in_([r[0] for r in rows]))
+                            .values(reminded_at=now))
+        poll_round.reminded_at = now
+    closing = session.scalars(select(PollRound).where(
+        PollRound.workspace_id == workspace_id, PollRound.closed_at.is_(None),
+        PollRound.closes_at <= now)).all()
+    closed = []
+    for poll_round in closing:
+        poll_round.closed_at = now
+        session.flush()
+        closed.append(round_stats(session, poll_round.id, min_group_size))
+    return Maintenance(reminders, closed)
+
+
+def round_stats(session: Session, round_id: int, min_group_size: int = 5) -> RoundStats:
+    """Response rate of a round overall and per team; a team with fewer than
+    ``min_group_size`` people asked shows no figure (the small-group rule)."""
+    poll_round = session.get(PollRound, round_id)
+    if poll_round is None:
+        raise UnknownPoll()
+    delivered = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.idempotency_key.like("poll:%"), OutboxMessage.status == SENT,
+            OutboxMessage.poll_request_id.in_(
+                select(PollRequest.id).where(PollRequest.round_id == round_id)))) or 0
+    asked_by: dict[str, int] = defaultdict(int)
+    answered_by: dict[str, int] = defaultdict(int)
+    for team, answered_at in session.execute(
+            select(PollRequest.team, PollRequest.answered_at)
+            .where(PollRequest.round_id == round_id)):
+        key = team or NO_TEAM
+        asked_by[key] += 1
+        answered_by[key] += answered_at is not None
+    asked, answered = sum(asked_by.values()), sum(answered_by.values())
+    rates = {t: answered_by[t] / n for t, n in asked_by.items()}
+    overall = suppress(answered / asked, asked, min_group_size) if asked else None
+    return RoundStats(
+        round_id=round_id, question=poll_round.question, opened_at=poll_round.opened_at,
+        closed=poll_round.closed_at is not None, asked=asked, delivered=int(delivered),
+        answered=answered, response_rate=overall,
+        by_team=dict(sorted(suppress_mapping(rates, asked_by, min_group_size).items())))
+
+
+def recent_rounds(session: Session, workspace_id: int, limit: int = 10,
+                  min_group_size: int = 5) -> list[RoundStats]:
+    ids = session.scalars(select(PollRound.id).where(PollRound.workspace_id == workspace_id)
+                          .order_by(PollRound.opened_at.desc(), PollRound.id.desc())
+                          .limit(limit)).all()
+    return [round_stats(session, i, min_group_size) for i in ids]

@@ -1,0 +1,84 @@
+"""The one way a failure reaches a user: a short, friendly ephemeral message, never a traceback.
+
+`guarded` wraps every listener. Bolt's own error handler is not enough after `ack()`: when
+a listener fails quickly after acknowledging, Bolt (1.30) can drop the acknowledgement and
+answer Slack 404, so listeners must not raise. `tell_user` is shared with the global
+`@app.error` handler in `bot.app`, which still covers failures outside listeners.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.errors import PeerPulseError
+
+log = logging.getLogger(__name__)
+
+GENERIC_FAILURE = (
+    "Sorry, PeerPulse hit a problem on its side and could not finish that. "
+    "Nothing was counted twice; please try again in a minute."
+)
+
+
+def user_message(error: BaseException) -> str:
+    return str(error) if isinstance(error, PeerPulseError) else GENERIC_FAILURE
+
+
+def tell_user(error: BaseException, body: dict[str, Any], respond: Any, client: WebClient
+              ) -> None:
+    """Log ``error`` and tell the person who caused the request, as privately as possible."""
+    if isinstance(error, PeerPulseError):
+        log.info("refused: %s", error)
+    else:
+        log.error("unhandled error", exc_info=error)
+    text = user_message(error)
+    try:
+        if body.get("response_url") and respond is not None:
+            respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        if not user:
+            return
+        channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
+        else:
+            client.chat_postMessage(channel=user, text=text)
+    except Exception:
+        log.exception("could not tell the user about an error")
+
+
+def guarded(client: WebClient) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a listener so that no exception escapes it (see the module docstring).
+
+    The wrapper asks Bolt for what the listener asks for, plus ``ack``, ``body`` and
+    ``respond`` so it can acknowledge and answer when the listener fails.
+    """
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        own = list(inspect.signature(func).parameters)
+        wanted = own + [n for n in ("ack", "body", "respond") if n not in own]
+
+        @functools.wraps(func)
+        def wrapper(**kwargs: Any) -> Any:
+            try:
+                return func(**{k: v for k, v in kwargs.items() if k in own})
+            except Exception as error:
+                ack = kwargs.get("ack")
+                if ack is not None and getattr(ack, "response", None) is None:
+                    ack()
+                tell_user(error, kwargs.get("body") or {}, kwargs.get("respond"), client)
+                return None
+
+        del wrapper.__wrapped__  # Bolt must see the signature below, not func's
+        wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in wanted])
+        return wrapper
+
+    return decorate

@@ -1,0 +1,36 @@
+"""Shortcuts: "Give kudos" (global) and "Kudos for this" (on a message) open the kudos form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.services import Services
+from bot.services import kudos as kudos_service
+from bot.ui import kudos_modal
+from handlers.errors import guarded
+
+
+def register(app: App, services: Services) -> None:
+    guard = guarded(services.client)
+
+    @app.shortcut("give_kudos")
+    @guard
+    def give_kudos(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+        ack()
+        prefs = kudos_service.programme_settings(services)
+        client.views_open(trigger_id=shortcut["trigger_id"], view=kudos_modal(prefs))
+
+    @app.shortcut("kudos_for_message")
+    @guard
+    def kudos_for_message(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+        ack()
+        prefs = kudos_service.programme_settings(services)
+        message = shortcut.get("message") or {}
+        author = message.get("user")
+        initial = [author] if author and not message.get("bot_id") else []
+        client.views_open(trigger_id=shortcut["trigger_id"], view=kudos_modal(
+            prefs, initial_users=initial, channel=(shortcut.get("channel") or {}).get("id"),
+            message_ts=message.get("ts")))

@@ -1,0 +1,49 @@
+"""Modal submissions: the kudos form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.rendering import render
+from bot.services import Services
+from bot.services import kudos as kudos_service
+from bot.ui import KUDOS_MODAL, read_kudos_modal
+from handlers.errors import guarded
+
+
+def register(app: App, services: Services) -> None:
+    guard = guarded(services.client)
+
+    @app.view(KUDOS_MODAL)
+    @guard
+    def kudos_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any],
+                        client: WebClient) -> None:
+        giver = body["user"]["id"]
+        users, reason, value, meta = read_kudos_modal(view)
+        draft = kudos_service.KudosDraft(
+            giver=giver, recipients=tuple(users), reason=reason, value=value,
+            request_key=str(view.get("id")), channel=meta.get("channel"))
+        try:
+            outcome, prefs = kudos_service.kudos_from_modal(services, draft)
+        except kudos_service.KudosRejected as exc:
+            # Inline field errors keep the form open with what the giver typed.
+            ack(response_action="errors", errors={exc.field: str(exc)[:150]})
+            return
+        ack()
+        said = kudos_service.announce_kudos(client, outcome, prefs)
+        text = render("kudos_confirm.j2", duplicate=outcome.duplicate, stored=outcome.stored,
+                      already=outcome.already, reason=outcome.reason, value=outcome.value,
+                      channel=prefs.kudos_channel if said.channel_ts else None,
+                      failed=said.failed)
+        try:
+            if meta.get("channel"):
+                client.chat_postEphemeral(channel=meta["channel"], user=giver, text=text)
+            else:
+                client.chat_postMessage(channel=giver, text=text)
+        except SlackApiError:
+            # e.g. the bot is not in that channel: fall back to the giver's DM.
+            client.chat_postMessage(channel=giver, text=text)
