@@ -288,8 +288,9 @@ def open_round(session: Session, workspace_id: int, prog: ProgrammeSettings, que
         session.execute(insert(PollRequest), [
             {"round_id": poll_round.id, "person_id": c.person_id, "team": c.team,
              "asked_at": now, "named_count": 0} for c in chosen])
-    ids = dict(session.execute(select(PollRequest.person_id, PollRequest.id)
-                               .where(PollRequest.round_id == poll_round.id)).tuples().all())
+    ids = {person_id: request_id for person_id, request_id in session.execute(
+        select(PollRequest.person_id, PollRequest.id)
+        .where(PollRequest.round_id == poll_round.id))}
     messages = []
     for c in chosen:
         request_id = ids[c.person_id]
@@ -329,7 +330,7 @@ def _load_request(session: Session, workspace_id: int, request_id: int, user_id:
         .where(PollRequest.id == request_id, PollRound.workspace_id == workspace_id)).first()
     if found is None:
         raise UnknownPoll()
-    request, poll_round, person = found.tuple()
+    request, poll_round, person = found[0], found[1], found[2]
     if person.slack_id != user_id:
         raise NotYourPoll()
     return request, poll_round, person

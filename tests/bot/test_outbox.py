@@ -166,7 +166,7 @@ def test_expired_messages_are_not_sent(
 
 def test_throttle_never_exceeds_the_ceiling_in_any_minute() -> None:
     throttle = Throttle(per_minute=120, channel_interval=1.0)
-    t, sends = 0.0, []
+    t, sends = 0.0, list[float]()
     while t < 180:
         wait = throttle.delay(t)
         if wait > 0:
