@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import commands, events, home, shortcuts, views
+from handlers import actions, commands, events, home, shortcuts, views
 
 
 def register(app: App, services: Services) -> None:
-    for surface in (commands, events, home, shortcuts, views):
+    for surface in (actions, commands, events, home, shortcuts, views):
         surface.register(app, services)

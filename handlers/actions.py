@@ -1,0 +1,70 @@
+"""Block Kit actions in poll DMs: the people picker, "Nobody this time", pause and resume.
+
+Each listener acks, hands the click to `bot.services.polls`, and replaces the poll message
+in place with the thank-you it renders. Refusals (answered already, closed, naming oneself
+or a bot) reach the person as an ephemeral message through `handlers.errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.services import Services, polls
+from handlers.errors import guarded
+
+
+def _request_id(action: dict[str, Any]) -> int:
+    return polls.request_id_from(action.get("block_id"), action.get("value"))
+
+
+def _replace_message(client: WebClient, body: dict[str, Any], result: polls.Answered) -> None:
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    if channel and ts:
+        client.chat_update(channel=channel, ts=ts, **polls.answered_message(result))
+
+
+def register(app: App, services: Services) -> None:
+    guard = guarded(services.client)
+
+    @app.action(polls.PICK)
+    @guard
+    def pick(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        result = polls.submit_answer(
+            services.sessions, services.workspace_id, _request_id(action), body["user"]["id"],
+            services.clock(), named=action.get("selected_users") or [])
+        _replace_message(client, body, result)
+
+    @app.action(polls.NOBODY)
+    @guard
+    def nobody(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+               ) -> None:
+        ack()
+        result = polls.submit_answer(
+            services.sessions, services.workspace_id, _request_id(action), body["user"]["id"],
+            services.clock(), nobody=True)
+        _replace_message(client, body, result)
+
+    @app.action(polls.PAUSE)
+    @guard
+    def pause(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+              ) -> None:
+        ack()
+        result = polls.submit_pause(services.sessions, services.workspace_id,
+                                    _request_id(action), body["user"]["id"], services.clock())
+        _replace_message(client, body, result)
+
+    @app.action(polls.RESUME)
+    @guard
+    def resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+               ) -> None:
+        ack()
+        result = polls.submit_pause(services.sessions, services.workspace_id,
+                                    _request_id(action), body["user"]["id"], services.clock(),
+                                    paused=False)
+        _replace_message(client, body, result)
