@@ -22,7 +22,7 @@ from analytics.pipeline import analyze
 from bot import db
 from bot.botprocess import BotProcess
 from bot.models import Person, Tie, Workspace
-from bot.sandbox import SlackSandbox
+from bot.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox
 from bot.services.export import export_csv
 from bot.services.roster import import_roster, set_champion
 from bot.services.ties import NewTie, analysis_inputs, record_tie
@@ -72,6 +72,53 @@ def _simulated_weeks(org: Organisation, weeks: int, seed: int, now: datetime
     return ties
 
 
+KUDOS_REASONS = (
+    "for untangling the release", "for pairing on the flaky test", "for the onboarding guide",
+    "for staying late to help with the launch", "for the great customer call prep",
+    "for explaining the data model", "for covering my on-call shift",
+)
+
+
+def _play_kudos(org: Organisation, slack: SignedClient, sandbox: SlackSandbox, seed: int,
+                count: int = 40) -> dict[str, int]:
+    """Simulated people give kudos to whom they would name, through signed requests."""
+    rng = random.Random(seed + 1)
+    values = ("teamwork", "ownership", "curiosity", "customer-first", "courage")
+    givers = [p.id for p in org.people if p.id not in org.isolated]
+    played = {"commands": 0, "modals": 0, "refused": 0}
+    for i in range(count):
+        giver = rng.choice(givers)
+        named = org.sample_named(giver, rng, k_max=2)
+        if not named:
+            continue
+        reason = f"{rng.choice(KUDOS_REASONS)} #{rng.choice(values)}"
+        if i % 5 == 4:
+            slack.shortcut("give_kudos", giver)
+            modal = sandbox.wait_for(lambda g=giver: sandbox.views(g))[-1]
+            slack.view_submission(giver, "kudos_modal", {
+                "recipients": {"users": {"type": "multi_users_select", "selected_users": named}},
+                "reason": {"text": {"type": "plain_text_input",
+                                    "value": rng.choice(KUDOS_REASONS)}},
+            }, view=modal)
+            played["modals"] += 1
+        else:
+            mentions = " ".join(f"<@{n}>" for n in named)
+            slack.slash_command("/kudos", f"{mentions} {reason}", giver)
+            played["commands"] += 1
+    for giver, text in ((givers[0], f"<@{givers[0]}> for being me"),
+                        (givers[1], f"<@{org.bots[0]}> for deploying")):
+        resp = slack.slash_command("/kudos", text, giver)
+        sandbox.wait_for(lambda r=resp: sandbox.responses(r.response_key))
+        played["refused"] += 1
+    time.sleep(0.5)  # the last DMs go out just after the acknowledgements
+    dms = [m for m in sandbox.messages() if m["channel"].startswith("D")
+           and "gave you kudos" in m.get("text", "")]
+    played["dms"] = len(dms)
+    played["posts"] = len([m for m in sandbox.messages(DEFAULT_CHANNEL_ID)
+                           if "recognised" in m.get("text", "")])
+    return played
+
+
 def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7, weeks: int = 6,
              echo: Callable[[str], None] = print) -> int:
     say = Narrator(echo)
@@ -100,7 +147,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
         bot = BotProcess({
             "SLACK_BOT_TOKEN": sandbox.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": sandbox.base_url, "DATABASE_URL": db_url,
-            "PEERPULSE_OWNERS": owner,
+            "PEERPULSE_OWNERS": owner, "PEERPULSE_KUDOS_CHANNEL": DEFAULT_CHANNEL_ID,
         }, log_path=out_dir / "bot.log", cwd=out_dir)
         with bot:
             say(f"Bot running in HTTP mode at {bot.url} (POST /slack/events, GET /healthz)")
@@ -150,6 +197,15 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
                 f"a leaver was deactivated (history kept); an unsigned request got "
                 f"{refused.status}")
 
+            given = _play_kudos(org, slack, sandbox, seed)
+            with sessions() as s:
+                stored_kudos = s.scalar(select(func.count(Tie.id))
+                                        .where(Tie.kind == "recognised")) or 0
+            say(f"Kudos: {given['commands']} /kudos commands and {given['modals']} kudos forms "
+                f"(shortcut → modal) along the hidden structure; {stored_kudos} recognitions "
+                f"stored, {given['dms']} DMs and {given['posts']} posts in #general; "
+                f"{given['refused']} refused with a clear message (self-kudos, bots)")
+
             now = datetime.now(UTC)
             planned = _simulated_weeks(org, weeks, seed, now)
             stored = 0
@@ -162,7 +218,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
                 total = s.scalar(select(func.count(Tie.id))) or 0
             say(f"{weeks} simulated weeks of 'who helped you?' answers: {stored} ties stored "
                 f"({total} in the database); replaying 50 of them stored {replayed} more")
-            say.detail("(until the poll and kudos features land, the demo writes these "
+            say.detail("(until polls land, the demo writes these "
                        "answers through the same tie service the bot uses)")
 
             with db.transaction(sessions) as s:

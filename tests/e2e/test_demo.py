@@ -15,6 +15,7 @@ def test_demo_runs_the_bot_and_writes_every_output(tmp_path: Path, capsys) -> No
     printed = capsys.readouterr().out
     assert "Roster synced from users.list" in printed and "answered 429 and retried" in printed
     assert "unsigned request got 401" in printed
+    assert "recognitions stored" in printed and "2 refused with a clear message" in printed
     for name in ("report.html", "network.png", "metrics.json", "network.gexf",
                  "network.graphml", "people.csv"):
         assert (out / "snapshot" / name).stat().st_size > 0, name
@@ -22,7 +23,8 @@ def test_demo_runs_the_bot_and_writes_every_output(tmp_path: Path, capsys) -> No
     assert metrics["network"]["people"] == 40  # the leaver is gone, the new hire is counted
     with (out / "ties.csv").open() as fh:
         ties = list(csv.DictReader(fh))
-    assert ties and {t["origin"] for t in ties} == {"demo"}
+    assert ties and {t["origin"] for t in ties} >= {"demo", "kudos"}
+    assert {t["kind"] for t in ties if t["origin"] == "kudos"} == {"recognised"}
     calls = json.loads((out / "slack-sandbox.json").read_text())
     assert calls
     assert (out / "snapshot" / "network.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
