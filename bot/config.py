@@ -34,6 +34,24 @@ HOW_TO_GET = {
 }
 
 
+def parse_quiet_hours(value: str) -> tuple[int, int] | None:
+    """``"20-8"`` → (20, 8): no DMs from 20:00 to 08:00; ``""`` or ``"off"`` → None.
+
+    >>> parse_quiet_hours("20-8"), parse_quiet_hours("off")
+    ((20, 8), None)
+    """
+    value = value.strip().lower()
+    if value in ("", "off", "none"):
+        return None
+    try:
+        start, end = (int(part) for part in value.split("-"))
+    except ValueError:
+        raise ValueError("quiet hours look like 20-8 (from 20:00 to 08:00), or off") from None
+    if not (0 <= start <= 23 and 0 <= end <= 23) or start == end:
+        raise ValueError("quiet hours are two different hours between 0 and 23, like 20-8")
+    return start, end
+
+
 def _split_ids(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -84,6 +102,10 @@ class Settings(BaseSettings):
     reaction_emoji: str = Field(default="clap", alias="PEERPULSE_REACTION_EMOJI")
     analysis_window_days: int = Field(default=90, ge=7, le=730, alias="PEERPULSE_WINDOW_DAYS")
     min_group_size: int = Field(default=5, ge=2, le=100, alias="PEERPULSE_MIN_GROUP_SIZE")
+    champion_channels: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="PEERPULSE_CHAMPION_CHANNELS")
+    quiet_hours: str = Field(default="20-8", alias="PEERPULSE_QUIET_HOURS")
+    data_dir: str = Field(default="peerpulse-data", alias="PEERPULSE_DATA_DIR")
 
     # Polls (owners can override these in the settings modal too).
     poll_questions: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -109,7 +131,8 @@ class Settings(BaseSettings):
     )
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="PEERPULSE_SEND_MAX_ATTEMPTS")
 
-    @field_validator("owners", "kudos_values", "poll_questions", "poll_schedule", mode="before")
+    @field_validator("owners", "kudos_values", "poll_questions", "poll_schedule",
+                     "champion_channels", mode="before")
     @classmethod
     def _parse_list(cls, value: object) -> tuple[str, ...]:
         return _split_ids(value)
@@ -118,6 +141,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_channel(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value.strip()
 
     @field_validator("reaction_emoji")
     @classmethod

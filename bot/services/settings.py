@@ -27,6 +27,8 @@ class ProgrammeSettings:
     reaction_emoji: str
     analysis_window_days: int
     min_group_size: int
+    champion_channels: tuple[str, ...]
+    quiet_hours: str
     poll_questions: tuple[str, ...]
     poll_schedule: tuple[str, ...]
     poll_sample_fraction: float
