@@ -119,6 +119,63 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_poll_send_now(args: argparse.Namespace, settings: Settings) -> int:
+    """Open a poll round now, through the same service the schedule uses."""
+    from bot import db
+    from bot.services import polls, system_clock
+
+    if args.sample is not None and not 0 < args.sample <= 1:
+        raise CommandFailed("--sample must be a fraction in (0, 1], e.g. 0.25")
+    db.upgrade(settings.database_url)
+    factory = db.make_session_factory(db.make_engine(settings.database_url))
+    with factory() as session:
+        workspace_id = _workspace(session, args.team).id
+    opened = polls.start_round(factory, settings, workspace_id, args.question, system_clock(),
+                               trigger="cli", sample=args.sample)
+    print(f"{PROG}: poll round {opened.round_id} ({opened.question}): {opened.asked} people "
+          f"asked, {opened.queued} DMs queued; closes {opened.closes_at:%Y-%m-%d %H:%M} UTC")
+    if args.wait:
+        settings.require("SLACK_BOT_TOKEN")
+        from bot.services.outbox import OutboxSender, make_sender_client
+
+        sender = OutboxSender(
+            factory, make_sender_client(settings.slack_bot_token, settings.slack_api_url),
+            clock=system_clock, per_minute=settings.outbox_per_minute,
+            channel_interval=settings.outbox_channel_interval,
+            max_attempts=settings.outbox_max_attempts)
+        report = sender.drain(timeout=args.wait)
+        print(f"{PROG}: sent {report.sent}, failed {report.failed}, "
+              f"{report.rate_limited} rate-limited and retried")
+    else:
+        print(f"{PROG}: the running bot delivers them (at most "
+              f"{settings.outbox_per_minute}/min)")
+    return 0
+
+
+def cmd_poll_status(args: argparse.Namespace, settings: Settings) -> int:
+    """Recent rounds with their response rates (small teams suppressed)."""
+    from bot import db
+    from bot.services import polls
+    from bot.services.outbox import status_counts
+    from bot.services.settings import effective_settings
+
+    db.upgrade(settings.database_url)
+    factory = db.make_session_factory(db.make_engine(settings.database_url))
+    with factory() as session:
+        ws = _workspace(session, args.team)
+        prog = effective_settings(session, ws.id, settings)
+        rounds = polls.recent_rounds(session, ws.id, args.limit, prog.min_group_size)
+        queue = status_counts(session, ws.id)
+    print("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(queue.items())) or "empty"))
+    for r in rounds:
+        rate = "-" if r.response_rate is None else f"{r.response_rate:.0%}"
+        teams = ", ".join(f"{t} {'-' if v is None else f'{v:.0%}'}" for t, v in r.by_team.items())
+        state = "closed" if r.closed else "open"
+        print(f"round {r.round_id} {r.question} {r.opened_at:%Y-%m-%d} {state}: asked {r.asked}, "
+              f"delivered {r.delivered}, answered {r.answered} ({rate}); by team: {teams}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import run_demo
 
@@ -183,6 +240,22 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--team", help="Slack team id, when several workspaces are stored")
     imp.set_defaults(func=cmd_roster_import)
     rsub.add_parser("sync", help="sync people from Slack now").set_defaults(func=cmd_roster_sync)
+
+    poll = sub.add_parser("poll", help="micro-poll rounds")
+    psub = poll.add_subparsers(dest="poll_command", metavar="ACTION", required=True)
+    now = psub.add_parser("send-now", help="open a poll round now (same path as the schedule)")
+    now.add_argument("--question", help="question key: helped, advice, energy or adopted "
+                     "(default: the first enabled question)")
+    now.add_argument("--sample", type=float, help="fraction of people to ask (default: setting)")
+    now.add_argument("--team", help="Slack team id, when several workspaces are stored")
+    now.add_argument("--wait", type=float, nargs="?", const=3600.0, default=None,
+                     metavar="SECONDS", help="also deliver the DMs from here (without a "
+                     "running bot), waiting at most SECONDS")
+    now.set_defaults(func=cmd_poll_send_now)
+    status = psub.add_parser("status", help="recent rounds and their response rates")
+    status.add_argument("--limit", type=int, default=10)
+    status.add_argument("--team", help="Slack team id, when several workspaces are stored")
+    status.set_defaults(func=cmd_poll_status)
     return parser
 
 
