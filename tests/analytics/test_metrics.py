@@ -1,4 +1,4 @@
-"""Per-person metrics: the fast versions equal networkx's on small graphs; sampling error measured."""
+"""Per-person metrics: fast versions equal networkx on small graphs; sampling error measured."""
 
 from __future__ import annotations
 
