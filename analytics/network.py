@@ -215,9 +215,8 @@ def community_figures(
             team = teams.get(node) or ""  # type: ignore[call-overload]
             make_up[team] = make_up.get(team, 0) + 1
         ordered = dict(sorted(make_up.items(), key=lambda kv: (-kv[1], kv[0])))
-        out.append(
-            {"id": i, "size": len(community), "teams": suppress(ordered, len(community), min_group_size)}
-        )
+        make_up_shown = suppress(ordered, len(community), min_group_size)
+        out.append({"id": i, "size": len(community), "teams": make_up_shown})
     return out
 
 
@@ -279,7 +278,7 @@ def network_figures(
     (6, 6, 0.2, 1)
     """
     n = G.number_of_nodes()
-    nodes, rows, cols = _edge_arrays(G)
+    _, rows, cols = _edge_arrays(G)
     m = int(rows.size)
     champs = sorted({c for c in champions if c in G}, key=str)
 

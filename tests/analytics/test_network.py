@@ -1,4 +1,4 @@
-"""Network and team figures: E-I index on Krackhardt, suppression of small groups, networkx parity."""
+"""Network and team figures: Krackhardt E-I index, small-group suppression, networkx parity."""
 
 from __future__ import annotations
 
