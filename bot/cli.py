@@ -8,6 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import PeerPulseError
 
@@ -49,6 +51,37 @@ def _workspace(session, team: str | None):  # type: ignore[no-untyped-def]
     return workspaces[0]
 
 
+def _open_db(settings: Settings) -> sessionmaker[Session]:
+    """Migrate the configured database and return a session factory for it."""
+    from bot import db
+
+    db.upgrade(settings.database_url)
+    return db.make_session_factory(db.make_engine(settings.database_url))
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Who took snapshots, exported data or changed settings, newest first."""
+    import json
+
+    from bot.services.network import audit_entries
+
+    factory = _open_db(settings)
+    with factory() as session:
+        entries = audit_entries(session, args.limit, args.action)
+        rows = [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
+                 "action": e.action, "detail": e.detail} for e in entries]
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print(f"{PROG}: the audit log is empty")
+    for r in rows:
+        detail = ", ".join(f"{k}={v}" for k, v in (r["detail"] or {}).items()
+                           if k != "headline")
+        print(f"{r['at']}  {r['actor']:<12} {r['action']:<16} {detail}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     settings.require("SLACK_BOT_TOKEN")
     _setup_logging(settings, args.verbose)
@@ -81,8 +114,7 @@ def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot import db
     from bot.services.roster import import_roster
 
-    db.upgrade(settings.database_url)
-    factory = db.make_session_factory(db.make_engine(settings.database_url))
+    factory = _open_db(settings)
     with db.transaction(factory) as session:
         ws = _workspace(session, args.team)
         result = import_roster(session, ws, Path(args.file))
@@ -107,8 +139,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot import db
     from bot.services.export import export_csv
 
-    db.upgrade(settings.database_url)
-    factory = db.make_session_factory(db.make_engine(settings.database_url))
+    factory = _open_db(settings)
     with db.transaction(factory) as session:
         ws = _workspace(session, args.team)
         result = export_csv(session, ws, Path(args.out))
@@ -121,13 +152,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_poll_send_now(args: argparse.Namespace, settings: Settings) -> int:
     """Open a poll round now, through the same service the schedule uses."""
-    from bot import db
     from bot.services import polls, system_clock
 
     if args.sample is not None and not 0 < args.sample <= 1:
         raise CommandFailed("--sample must be a fraction in (0, 1], e.g. 0.25")
-    db.upgrade(settings.database_url)
-    factory = db.make_session_factory(db.make_engine(settings.database_url))
+    factory = _open_db(settings)
     with factory() as session:
         workspace_id = _workspace(session, args.team).id
     opened = polls.start_round(factory, settings, workspace_id, args.question, system_clock(),
@@ -154,13 +183,11 @@ def cmd_poll_send_now(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_poll_status(args: argparse.Namespace, settings: Settings) -> int:
     """Recent rounds with their response rates (small teams suppressed)."""
-    from bot import db
     from bot.services import polls
     from bot.services.outbox import status_counts
     from bot.services.settings import effective_settings
 
-    db.upgrade(settings.database_url)
-    factory = db.make_session_factory(db.make_engine(settings.database_url))
+    factory = _open_db(settings)
     with factory() as session:
         ws = _workspace(session, args.team)
         prog = effective_settings(session, ws.id, settings)
@@ -240,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--team", help="Slack team id, when several workspaces are stored")
     imp.set_defaults(func=cmd_roster_import)
     rsub.add_parser("sync", help="sync people from Slack now").set_defaults(func=cmd_roster_sync)
+
+    audit = sub.add_parser("audit", help="show the audit log (snapshots, exports, settings)")
+    audit.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
+    audit.add_argument("--action", help="only actions starting with this, e.g. settings")
+    audit.add_argument("--json", action="store_true", help="print JSON")
+    audit.set_defaults(func=cmd_audit)
 
     poll = sub.add_parser("poll", help="micro-poll rounds")
     psub = poll.add_subparsers(dest="poll_command", metavar="ACTION", required=True)

@@ -6,6 +6,7 @@ process, plays activity through signed requests, and writes what happened into o
 
 from __future__ import annotations
 
+import functools
 import random
 import shutil
 import sys
@@ -94,7 +95,7 @@ def _play_kudos(org: Organisation, slack: SignedClient, sandbox: SlackSandbox, s
         reason = f"{rng.choice(KUDOS_REASONS)} #{rng.choice(values)}"
         if i % 5 == 4:
             slack.shortcut("give_kudos", giver)
-            modal = sandbox.wait_for(lambda g=giver: sandbox.views(g))[-1]
+            modal = sandbox.wait_for(functools.partial(sandbox.views, giver))[-1]
             slack.view_submission(giver, "kudos_modal", {
                 "recipients": {"users": {"type": "multi_users_select", "selected_users": named}},
                 "reason": {"text": {"type": "plain_text_input",
@@ -108,7 +109,7 @@ def _play_kudos(org: Organisation, slack: SignedClient, sandbox: SlackSandbox, s
     for giver, text in ((givers[0], f"<@{givers[0]}> for being me"),
                         (givers[1], f"<@{org.bots[0]}> for deploying")):
         resp = slack.slash_command("/kudos", text, giver)
-        sandbox.wait_for(lambda r=resp: sandbox.responses(r.response_key))
+        sandbox.wait_for(functools.partial(sandbox.responses, resp.response_key))
         played["refused"] += 1
     time.sleep(0.5)  # the last DMs go out just after the acknowledgements
     dms = [m for m in sandbox.messages() if m["channel"].startswith("D")

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.rendering import context, divider, header, render, section
 from bot.services.kudos import MAX_RECIPIENTS, KudosHistory
+from bot.services.network import Dashboard
 from bot.services.settings import ProgrammeSettings
 
 KUDOS_MODAL = "kudos_modal"
@@ -74,3 +75,114 @@ def personal_home(history: KudosHistory, *, extra_blocks: list[dict[str, Any]] |
             blocks.append(section(render("home_kudos_item.j2", item=item, direction=direction)))
     blocks.append(context(render("home_kudos_footer.j2")))
     return {"type": "home", "blocks": blocks[:100]}
+
+
+# Programme owners ----------------------------------------------------------------------
+
+SETTINGS_MODAL = "settings_modal"
+OWNER_SNAPSHOT, OWNER_EXPORT, FORGET_CONFIRM = "owner_snapshot", "owner_export", "forget_confirm"
+
+
+def _text_input(block_id: str, label: str, value: str, hint: str = "",
+                multiline: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input", "block_id": block_id,
+        "label": {"type": "plain_text", "text": label},
+        "element": {"type": "plain_text_input", "action_id": "v", "initial_value": value,
+                    "multiline": multiline}}
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
+
+
+def settings_modal(prefs: ProgrammeSettings, questions: dict[str, str]) -> dict[str, Any]:
+    """Owners' settings: every field pre-filled with the value in force."""
+    kudos_channel: dict[str, Any] = {"type": "conversations_select", "action_id": "v",
+                                     "filter": {"include": ["public", "private"]}}
+    if prefs.kudos_channel:
+        kudos_channel["initial_conversation"] = prefs.kudos_channel
+    champions: dict[str, Any] = {"type": "multi_conversations_select", "action_id": "v",
+                                 "filter": {"include": ["public", "private"]}}
+    if prefs.champion_channels:
+        champions["initial_conversations"] = list(prefs.champion_channels)
+    q_options = [{"text": {"type": "plain_text", "text": text[:75]}, "value": key}
+                 for key, text in questions.items()]
+    q_element: dict[str, Any] = {"type": "checkboxes", "action_id": "v", "options": q_options}
+    chosen = [o for o in q_options if o["value"] in prefs.poll_questions]
+    if chosen:
+        q_element["initial_options"] = chosen
+    reaction_opt = {"text": {"type": "plain_text", "text": "Count an emoji reaction as kudos"},
+                    "value": "on"}
+    reaction: dict[str, Any] = {"type": "checkboxes", "action_id": "v",
+                                "options": [reaction_opt]}
+    if prefs.reaction_kudos:
+        reaction["initial_options"] = [reaction_opt]
+    blocks: list[dict[str, Any]] = [
+        {"type": "input", "block_id": "kudos_channel", "optional": True, "element": kudos_channel,
+         "label": {"type": "plain_text", "text": "Kudos channel"}},
+        {"type": "input", "block_id": "champion_channels", "optional": True,
+         "element": champions, "label": {"type": "plain_text", "text": "Champion channels"}},
+        {"type": "input", "block_id": "poll_questions", "optional": True, "element": q_element,
+         "label": {"type": "plain_text", "text": "Poll questions"}},
+        _text_input("poll_schedule", "Cadence", "\n".join(prefs.poll_schedule),
+                    "One line per question, e.g. helped=mon 10:00 (mon|thu for two days)", True),
+        _text_input("poll_sample_fraction", "Sample size per round (%)",
+                    str(round(prefs.poll_sample_fraction * 100))),
+        _text_input("quiet_hours", "Quiet hours (no DMs)", prefs.quiet_hours,
+                    "From-to hours, e.g. 20-8, or off"),
+        _text_input("analysis_window_days", "Analysis window (days)",
+                    str(prefs.analysis_window_days)),
+        _text_input("min_group_size", "Minimum group size", str(prefs.min_group_size),
+                    "No figure is shown for a smaller group"),
+        _text_input("kudos_daily_cap", "Kudos per person per day", str(prefs.kudos_daily_cap)),
+        {"type": "input", "block_id": "reaction_kudos", "optional": True, "element": reaction,
+         "label": {"type": "plain_text", "text": "Reaction kudos"}},
+        _text_input("reaction_emoji", "Reaction emoji", prefs.reaction_emoji),
+    ]
+    return {"type": "modal", "callback_id": SETTINGS_MODAL,
+            "title": {"type": "plain_text", "text": "PeerPulse settings"},
+            "submit": {"type": "plain_text", "text": "Save"},
+            "close": {"type": "plain_text", "text": "Cancel"}, "blocks": blocks}
+
+
+def read_settings_modal(view: dict[str, Any]) -> dict[str, Any]:
+    """The raw values of a submitted settings modal, keyed by block id."""
+    raw: dict[str, Any] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        el = actions.get("v") or {}
+        kind = el.get("type")
+        if kind == "conversations_select":
+            raw[block_id] = el.get("selected_conversation")
+        elif kind == "multi_conversations_select":
+            raw[block_id] = el.get("selected_conversations") or []
+        elif kind == "checkboxes":
+            chosen = [o.get("value") for o in el.get("selected_options") or []]
+            raw[block_id] = ("on" in chosen) if block_id == "reaction_kudos" else chosen
+        else:
+            raw[block_id] = el.get("value") or ""
+    return raw
+
+
+def owner_home(dash: Dashboard, history: KudosHistory) -> dict[str, Any]:
+    """An owner's App Home: headline figures, trend, last snapshot, buttons; then their own."""
+    buttons = {"type": "actions", "block_id": "owner_actions", "elements": [
+        {"type": "button", "action_id": OWNER_SNAPSHOT, "style": "primary",
+         "text": {"type": "plain_text", "text": "Take a snapshot"}, "value": "snapshot"},
+        {"type": "button", "action_id": OWNER_EXPORT,
+         "text": {"type": "plain_text", "text": "Export CSV"}, "value": "export"},
+    ]}
+    extra = [section(render("home_dashboard.j2", d=dash)), buttons, divider()]
+    view = personal_home(history, extra_blocks=extra)
+    view["blocks"][0] = header("PeerPulse — programme dashboard")
+    return view
+
+
+def forget_confirm_blocks() -> list[dict[str, Any]]:
+    return [section(render("network_simple.j2", what="forget_confirm")),
+            {"type": "actions", "block_id": "forget", "elements": [
+                {"type": "button", "action_id": FORGET_CONFIRM, "style": "danger",
+                 "text": {"type": "plain_text", "text": "Erase my data"}, "value": "erase",
+                 "confirm": {"title": {"type": "plain_text", "text": "Erase for good?"},
+                             "text": {"type": "plain_text", "text": "This cannot be undone."},
+                             "confirm": {"type": "plain_text", "text": "Erase"},
+                             "deny": {"type": "plain_text", "text": "Keep"}}}]}]

@@ -1,4 +1,4 @@
-"""Modal submissions: the kudos form."""
+"""Modal submissions: the kudos form and the owners' settings."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.rendering import render
-from bot.services import Services
+from bot.services import Services, settings_form
 from bot.services import kudos as kudos_service
-from bot.ui import KUDOS_MODAL, read_kudos_modal
+from bot.ui import KUDOS_MODAL, SETTINGS_MODAL, read_kudos_modal, read_settings_modal
 from handlers.errors import guarded
 
 
@@ -47,3 +47,16 @@ def register(app: App, services: Services) -> None:
         except SlackApiError:
             # e.g. the bot is not in that channel: fall back to the giver's DM.
             client.chat_postMessage(channel=giver, text=text)
+
+    @app.view(SETTINGS_MODAL)
+    @guard
+    def settings_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any],
+                           client: WebClient) -> None:
+        owner = body["user"]["id"]
+        changed, errors = settings_form.save_settings(services, owner, read_settings_modal(view))
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        client.chat_postMessage(channel=owner, text=render(
+            "network_simple.j2", what="settings_saved", changed=sorted(changed)))

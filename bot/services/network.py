@@ -1,0 +1,279 @@
+"""Programme owners' view of the network: snapshots, champions, comparisons, ego networks,
+exports, and everyone's own privacy controls (opt out, opt in, my data, forget me).
+
+Owner-only use cases check the requester first and raise `NotAProgrammeOwner`; the
+requester is always the Slack user who sent the (signed) request, never a value inside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from analytics.diff import diff_snapshots
+from analytics.model import Analysis, AnalysisOptions
+from analytics.outputs import write_outputs
+from analytics.pipeline import analyze
+from bot.errors import NotAProgrammeOwner, PeerPulseError
+from bot.models import AuditEntry, Person, Tie, Workspace
+from bot.services import Services, Unit
+from bot.services.export import export_csv
+from bot.services.roster import set_champion
+from bot.services.ties import analysis_inputs, person_by_slack_id
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FILES = ("network.png", "report.html", "people.csv", "network.gexf")
+MAX_SNAPSHOT_DAYS = 730
+
+
+class BadRequest(PeerPulseError):
+    """A `/network` subcommand with arguments that don't make sense."""
+
+
+def require_owner(services: Services, user_id: str) -> None:
+    if not services.is_owner(user_id):
+        raise NotAProgrammeOwner()
+
+
+def audit(session: Session, workspace: Workspace, actor: str, action: str,
+          detail: dict[str, Any]) -> None:
+    session.add(AuditEntry(workspace_id=workspace.id, actor=actor, action=action, detail=detail))
+
+
+def _analyse(u: Unit, days: int, *, now: datetime | None = None,
+             champions_k: int = 5) -> Analysis:
+    ties, people = analysis_inputs(u.session, u.workspace)
+    options = AnalysisOptions(window_days=float(days), now=now or u.now,
+                              min_group_size=u.prefs.min_group_size, champions_k=champions_k)
+    return analyze(ties, people, options)
+
+
+def parse_days(text: str | None, default: int) -> int:
+    if not text:
+        return default
+    try:
+        days = int(text.strip().rstrip("d"))
+    except ValueError:
+        raise BadRequest(f"'{text}' is not a number of days, e.g. `/network snapshot 30`.") \
+            from None
+    if not 1 <= days <= MAX_SNAPSHOT_DAYS:
+        raise BadRequest(f"Pick a window between 1 and {MAX_SNAPSHOT_DAYS} days.")
+    return days
+
+
+def parse_count(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise BadRequest(f"'{text}' is not a number, e.g. `/network champions 5`.") from None
+
+
+def headline(result: dict[str, Any]) -> dict[str, Any]:
+    """The handful of figures every summary shows (and the dashboard's trend keeps)."""
+    net = result["network"]
+    cov = net.get("champion_coverage") or {}
+    names = {p["id"]: p.get("name") or p["id"] for p in result["people"]}
+    roles = result.get("roles") or {}
+    return {
+        "people": net.get("people"), "ties": net.get("ties"),
+        "density": net.get("density"), "reciprocity": net.get("reciprocity"),
+        "communities": net.get("communities"), "modularity": net.get("modularity"),
+        "e_i_index": net.get("e_i_index"), "isolates": net.get("isolates"),
+        "champions": net.get("champions"),
+        "coverage_one_step": cov.get("one_step"), "coverage_two_step": cov.get("two_step"),
+        "connectors": [names.get(i, i) for i in (roles.get("central_connector") or [])[:5]],
+        "brokers": [names.get(i, i) for i in (roles.get("broker") or [])[:5]],
+    }
+
+
+@dataclass
+class Snapshot:
+    days: int
+    folder: Path
+    files: dict[str, Path]
+    headline: dict[str, Any]
+    taken_at: datetime
+
+
+def take_snapshot(services: Services, requester: str, days: int | None = None) -> Snapshot:
+    """Analyse the stored ties, write every output file, and audit who asked."""
+    require_owner(services, requester)
+    with services.unit() as u:
+        window = days or u.prefs.analysis_window_days
+        analysis = _analyse(u, window)
+        stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
+        folder = Path(services.settings.data_dir).resolve() / "snapshots" / f"{stamp}-{window}d"
+        files = write_outputs(analysis, folder)
+        summary = headline(analysis.result)
+        audit(u.session, u.workspace, requester, "snapshot",
+              {"days": window, "folder": str(folder), "headline": summary})
+        return Snapshot(window, folder, files, summary, u.now)
+
+
+def export_for_owner(services: Services, requester: str) -> tuple[Path, Path, int, int]:
+    require_owner(services, requester)
+    with services.unit() as u:
+        stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
+        folder = Path(services.settings.data_dir).resolve() / "exports" / stamp
+        result = export_csv(u.session, u.workspace, folder)
+        audit(u.session, u.workspace, requester, "export",
+              {"folder": str(folder), "ties": result.ties, "people": result.people})
+        return result.ties_path, result.people_path, result.ties, result.people
+
+
+def champions(services: Services, requester: str, k: int | None) -> dict[str, Any]:
+    """Recommended champions vs the current ones, on the current window."""
+    require_owner(services, requester)
+    k = k or 5
+    if not 1 <= k <= 50:
+        raise BadRequest("Ask for between 1 and 50 champions, e.g. `/network champions 5`.")
+    with services.unit() as u:
+        analysis = _analyse(u, u.prefs.analysis_window_days, champions_k=k)
+    picks = analysis.result["recommendation"]
+    names = {p["id"]: p.get("name") or p["id"] for p in analysis.result["people"]}
+    current = picks.get("current") or {"ids": [], "coverage_two_step": 0.0}
+    return {"k": k, "picks": picks, "names": names,
+            "gain": (picks["recommended"]["coverage_two_step"] or 0)
+            - (current.get("coverage_two_step") or 0),
+            "people": analysis.result["network"]["people"]}
+
+
+def compare(services: Services, requester: str) -> dict[str, Any]:
+    """This window against the one before it."""
+    require_owner(services, requester)
+    with services.unit() as u:
+        days = u.prefs.analysis_window_days
+        after = _analyse(u, days)
+        before = _analyse(u, days, now=u.now - timedelta(days=days))
+        diff = diff_snapshots(before, after, min_group_size=u.prefs.min_group_size)
+    names = {p["id"]: p.get("name") or p["id"] for p in after.result["people"]}
+    for p in before.result["people"]:
+        names.setdefault(p["id"], p.get("name") or p["id"])
+    return {"days": days, "diff": diff, "names": names}
+
+
+def ego(services: Services, requester: str, person_id: str) -> dict[str, Any]:
+    """One person's ego network: who named them, whom they named, their figures and roles."""
+    require_owner(services, requester)
+    with services.unit() as u:
+        person_by_slack_id(u.session, u.workspace, person_id)
+        analysis = _analyse(u, u.prefs.analysis_window_days)
+    G = analysis.graph
+    if person_id not in G:
+        raise BadRequest(f"<@{person_id}> is not in the analysed network (opted out, "
+                         "deactivated, or no ties in the window).")
+    row = next(p for p in analysis.result["people"] if p["id"] == person_id)
+    ranked = sorted(analysis.result["people"], key=lambda p: -(p.get("betweenness") or 0))
+    return {
+        "id": person_id, "metrics": row,
+        "named_by": sorted(G.predecessors(person_id)),
+        "names": sorted(G.successors(person_id)),
+        "betweenness_rank": 1 + [p["id"] for p in ranked].index(person_id),
+        "people": len(ranked),
+    }
+
+
+def change_champion(services: Services, requester: str, person_id: str, on: bool) -> str:
+    require_owner(services, requester)
+    with services.unit() as u:
+        person = set_champion(u.session, u.workspace, person_id, on)
+        audit(u.session, u.workspace, requester, "champion.add" if on else "champion.remove",
+              {"person": person_id})
+        return person.label
+
+
+# Everyone's own data -------------------------------------------------------------------
+
+def set_opt_out(services: Services, user_id: str, out: bool) -> None:
+    with services.unit() as u:
+        person = person_by_slack_id(u.session, u.workspace, user_id)
+        person.opted_out = out
+
+
+@dataclass
+class MyData:
+    profile: dict[str, Any]
+    given: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)
+    named: list[str] = field(default_factory=list)
+
+
+def my_data(services: Services, user_id: str) -> MyData:
+    """Everything PeerPulse holds about the asker (who named them stays private)."""
+    with services.unit() as u:
+        p = person_by_slack_id(u.session, u.workspace, user_id)
+        profile = {k: getattr(p, k) for k in ("real_name", "display_name", "email", "tz", "team",
+                                              "manager", "title", "is_champion", "opted_out",
+                                              "polls_paused")}
+        given = dict(u.session.execute(select(Tie.kind, func.count(Tie.id)).where(
+            Tie.source_id == p.id).group_by(Tie.kind)).tuples().all())
+        received = dict(u.session.execute(select(Tie.kind, func.count(Tie.id)).where(
+            Tie.target_id == p.id).group_by(Tie.kind)).tuples().all())
+        named = list(u.session.scalars(
+            select(Person.slack_id).join(Tie, Tie.target_id == Person.id)
+            .where(Tie.source_id == p.id).distinct().order_by(Person.slack_id)))
+        return MyData(profile, given, received, named)
+
+
+def forget_me(services: Services, user_id: str) -> int:
+    """Erase every tie to or from the asker, for good, and keep them out from now on."""
+    with services.unit() as u:
+        p = person_by_slack_id(u.session, u.workspace, user_id)
+        res = u.session.execute(delete(Tie).where(
+            Tie.workspace_id == u.workspace.id,
+            or_(Tie.source_id == p.id, Tie.target_id == p.id)))
+        p.opted_out = True
+        p.team = p.manager = p.title = p.location = None
+        # The audit keeps that an erasure happened, not whose.
+        audit(u.session, u.workspace, "erased-person", "privacy.erase",
+              {"ties": int(getattr(res, "rowcount", 0) or 0)})
+        return int(getattr(res, "rowcount", 0) or 0)
+
+
+# Owner dashboard -----------------------------------------------------------------------
+
+@dataclass
+class Dashboard:
+    last: dict[str, Any] | None
+    trend: list[dict[str, Any]]
+    ties_7d: int
+    ties_30d: int
+    people: int
+
+
+def dashboard(services: Services, now: datetime | None = None) -> Dashboard:
+    """What an owner's App Home shows, from stored snapshots and cheap counts (no analysis)."""
+    with services.unit() as u:
+        now = now or u.now
+        rows = list(u.session.scalars(
+            select(AuditEntry).where(AuditEntry.workspace_id == u.workspace.id,
+                                     AuditEntry.action == "snapshot")
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(6)))
+        trend = [dict(r.detail.get("headline") or {}, at=r.at, days=r.detail.get("days"),
+                      actor=r.actor) for r in rows]
+
+        def ties_since(days: int) -> int:
+            return int(u.session.scalar(select(func.count(Tie.id)).where(
+                Tie.workspace_id == u.workspace.id,
+                Tie.occurred_at >= now - timedelta(days=days))) or 0)
+
+        people = int(u.session.scalar(select(func.count(Person.id)).where(
+            Person.workspace_id == u.workspace.id, Person.is_active.is_(True),
+            Person.opted_out.is_(False))) or 0)
+        return Dashboard(trend[0] if trend else None, trend, ties_since(7), ties_since(30),
+                         people)
+
+
+def audit_entries(session: Session, limit: int = 50, action: str | None = None
+                  ) -> list[AuditEntry]:
+    q = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    if action:
+        q = q.where(AuditEntry.action.like(f"{action}%"))
+    return list(session.scalars(q))
