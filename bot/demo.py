@@ -17,16 +17,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from analytics.model import AnalysisOptions
-from analytics.outputs import write_outputs
-from analytics.pipeline import analyze
 from bot import db
 from bot.botprocess import BotProcess
-from bot.models import Person, Tie, Workspace
+from bot.models import AuditEntry, Person, Tie, Workspace
 from bot.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox
 from bot.services.export import export_csv
 from bot.services.roster import import_roster, set_champion
-from bot.services.ties import NewTie, analysis_inputs, record_tie
+from bot.services.ties import NewTie, record_tie
 from bot.signed_client import SignedClient
 from bot.simulation import Organisation, simulate_organisation
 
@@ -109,7 +106,7 @@ def _play_kudos(org: Organisation, slack: SignedClient, sandbox: SlackSandbox, s
     for giver, text in ((givers[0], f"<@{givers[0]}> for being me"),
                         (givers[1], f"<@{org.bots[0]}> for deploying")):
         resp = slack.slash_command("/kudos", text, giver)
-        sandbox.wait_for(functools.partial(sandbox.responses, resp.response_key))
+        sandbox.wait_for(functools.partial(sandbox.responses, resp.response_key or ""))
         played["refused"] += 1
     time.sleep(0.5)  # the last DMs go out just after the acknowledgements
     dms = [m for m in sandbox.messages() if m["channel"].startswith("D")
@@ -127,7 +124,8 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
     if out_dir.exists():
         for name in ("peerpulse.db", "peerpulse.db-wal", "peerpulse.db-shm", "bot.log"):
             (out_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(out_dir / "snapshot", ignore_errors=True)
+        for stale in ("snapshot", "snapshots", "owner-dm", "exports"):
+            shutil.rmtree(out_dir / stale, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{out_dir / 'peerpulse.db'}"
 
@@ -149,6 +147,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
             "SLACK_BOT_TOKEN": sandbox.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": sandbox.base_url, "DATABASE_URL": db_url,
             "PEERPULSE_OWNERS": owner, "PEERPULSE_KUDOS_CHANNEL": DEFAULT_CHANNEL_ID,
+            "PEERPULSE_DATA_DIR": str(out_dir),
         }, log_path=out_dir / "bot.log", cwd=out_dir)
         with bot:
             say(f"Bot running in HTTP mode at {bot.url} (POST /slack/events, GET /healthz)")
@@ -225,35 +224,51 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
             with db.transaction(sessions) as s:
                 ws = s.scalars(select(Workspace)).one()
                 exported = export_csv(s, ws, out_dir)
-                ties, roster_people = analysis_inputs(s, ws)
             say(f"Exported {exported.ties} tie events and {exported.people} people to "
                 f"{exported.ties_path.name} and {exported.people_path.name}")
 
-            analysis = analyze(ties, roster_people, AnalysisOptions(now=now, seed=seed),
-                               progress=lambda line: say.detail(line))
-            files = write_outputs(analysis, out_dir / "snapshot")
-            net = analysis.result["network"]
-            say(f"Network snapshot: {net['people']} people, {net['ties']} ties, "
-                f"{net['communities']} communities (modularity {net['modularity']:.2f}), "
-                f"champion 2-step coverage {net['champion_coverage']['two_step']:.0%}")
+            resp = slack.slash_command("/network", "snapshot", owner)
+            say(f"The programme owner typed /network snapshot: the bot answered "
+                f"\"{(resp.json or {}).get('text', '')}\" at once and works off the request path")
+            sandbox.wait_for(lambda: len(sandbox.files(owner)) >= 4, timeout=120)
+            delivered = sandbox.files(owner)
+            dm_dir = out_dir / "owner-dm"
+            dm_dir.mkdir(exist_ok=True)
+            for f in delivered:
+                (dm_dir / f["filename"]).write_bytes(f["content"])
+            summary = next(m["text"] for m in sandbox.messages(owner)
+                           if "Network snapshot" in m["text"])
+            for line in summary.splitlines()[1:4]:
+                say.detail(line.replace("*", ""))
+            with sessions() as s:
+                entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "snapshot")
+                                  .order_by(AuditEntry.id.desc())).first()
+                folder = Path(entry.detail["folder"]) if entry else out_dir
+            files = {p.name: p for p in folder.iterdir()}
+            say(f"Snapshot delivered to the owner's DM through files_upload_v2 "
+                f"({', '.join(sorted(f['filename'] for f in delivered))}); the full set, "
+                f"with metrics.json and GraphML, is in {folder.relative_to(out_dir)}")
             engine.dispose()
         sandbox.dump(out_dir / "slack-sandbox.json")
         api_calls = len(sandbox.calls())
 
     echo("")
     echo(f"Done in {time.monotonic() - say.t0:.1f}s. Everything is in {out_dir}:")
+    snap = folder.relative_to(out_dir)
     rows = [
-        ("snapshot/report.html", "the network report (open it in a browser)"),
-        ("snapshot/network.png", "the network picture"),
-        ("snapshot/metrics.json", "every figure, machine-readable"),
-        ("snapshot/network.gexf", "open in Gephi"),
+        (f"{snap}/report.html", "the network report (open it in a browser)"),
+        (f"{snap}/network.png", "the network picture"),
+        (f"{snap}/metrics.json", "every figure, machine-readable"),
+        (f"{snap}/network.gexf", "open in Gephi"),
+        ("owner-dm/", "the files exactly as the owner received them in Slack"),
         ("ties.csv, people.csv", "the export (peerpulse export)"),
+        ("roster.csv", "the simulated HR roster that was imported"),
         ("slack-sandbox.json", f"every Slack API call the bot made ({api_calls})"),
         ("bot.log", "the bot's own log"),
         ("peerpulse.db", "the bot's SQLite database"),
     ]
     for name, what in rows:
-        echo(f"  {name:<24} {what}")
+        echo(f"  {name:<44} {what}")
     if not all(p.exists() for p in files.values()):
         print("demo: some snapshot files are missing", file=sys.stderr)
         return 1

@@ -16,10 +16,14 @@ def test_demo_runs_the_bot_and_writes_every_output(tmp_path: Path, capsys) -> No
     assert "Roster synced from users.list" in printed and "answered 429 and retried" in printed
     assert "unsigned request got 401" in printed
     assert "recognitions stored" in printed and "2 refused with a clear message" in printed
+    assert "/network snapshot" in printed and "files_upload_v2" in printed
+    (snapshot,) = (out / "snapshots").iterdir()
     for name in ("report.html", "network.png", "metrics.json", "network.gexf",
                  "network.graphml", "people.csv"):
-        assert (out / "snapshot" / name).stat().st_size > 0, name
-    metrics = json.loads((out / "snapshot" / "metrics.json").read_text())
+        assert (snapshot / name).stat().st_size > 0, name
+    for name in ("report.html", "network.png", "network.gexf", "people.csv"):
+        assert (out / "owner-dm" / name).read_bytes() == (snapshot / name).read_bytes()
+    metrics = json.loads((snapshot / "metrics.json").read_text())
     assert metrics["network"]["people"] == 40  # the leaver is gone, the new hire is counted
     with (out / "ties.csv").open() as fh:
         ties = list(csv.DictReader(fh))
@@ -27,4 +31,4 @@ def test_demo_runs_the_bot_and_writes_every_output(tmp_path: Path, capsys) -> No
     assert {t["kind"] for t in ties if t["origin"] == "kudos"} == {"recognised"}
     calls = json.loads((out / "slack-sandbox.json").read_text())
     assert calls
-    assert (out / "snapshot" / "network.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (snapshot / "network.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
