@@ -6,7 +6,8 @@ seeds are tried and the partition with the best modularity is kept (design.md).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import networkx as nx
 
@@ -31,7 +32,7 @@ def undirected_view(G: nx.Graph, weight: str | None = "weight") -> nx.Graph:
     >>> U["a"]["b"]["weight"]
     3.0
     """
-    U = nx.Graph()
+    U: nx.Graph = nx.Graph()
     U.add_nodes_from(G)
     if not G.is_directed():
         U.add_edges_from(
@@ -40,7 +41,7 @@ def undirected_view(G: nx.Graph, weight: str | None = "weight") -> nx.Graph:
             if u != v
         )
         return U
-    summed: dict[tuple[Hashable, Hashable], float] = {}
+    summed: dict[tuple[Any, Any], float] = {}
     order = {node: i for i, node in enumerate(G)}
     for u, v, w in G.edges(data=weight or "__unweighted__", default=1.0):
         if u == v:
@@ -51,7 +52,7 @@ def undirected_view(G: nx.Graph, weight: str | None = "weight") -> nx.Graph:
     return U
 
 
-def _sort_key(community: set[Hashable]) -> tuple[int, str]:
+def _sort_key(community: set[Any]) -> tuple[int, str]:
     return (-len(community), min(str(node) for node in community))
 
 
@@ -62,7 +63,7 @@ def detect_communities(
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
     resolution: float = 1.0,
     edge_budget: int | None = LOUVAIN_EDGE_BUDGET,
-) -> tuple[list[set[Hashable]], float]:
+) -> tuple[list[set[Any]], float]:
     """Louvain communities with the best modularity over several fixed seeds.
 
     Runs ``networkx.community.louvain_communities`` on the undirected weighted view (see
@@ -108,7 +109,7 @@ def detect_communities(
     runs = list(seeds) or [0]
     if edge_budget is not None:
         runs = runs[: max(1, edge_budget // U.number_of_edges())]
-    best: list[set[Hashable]] | None = None
+    best: list[set[Any]] | None = None
     best_q = -float("inf")
     for seed in runs:
         found = nx.community.louvain_communities(
@@ -121,7 +122,7 @@ def detect_communities(
     return sorted(best, key=_sort_key), float(best_q)
 
 
-def membership(communities: Sequence[set[Hashable]]) -> dict[Hashable, int]:
+def membership(communities: Sequence[set[Any]]) -> dict[Any, int]:
     """Map each node to the index of its community.
 
     Examples

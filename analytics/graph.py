@@ -204,7 +204,7 @@ def build_graph(
     report["unknown_ids"] = sorted(unknown)
     report["window_end"] = now.isoformat()
 
-    G = nx.DiGraph()
+    G: nx.DiGraph = nx.DiGraph()
     if roster is not None:
         for pid in sorted(roster):
             if pid in removed:

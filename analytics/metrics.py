@@ -10,7 +10,7 @@ measures, clustering and two-step reach).
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import networkx as nx
@@ -64,8 +64,8 @@ def default_pivots(n: int) -> int:
 
 
 def to_sparse(
-    G: nx.DiGraph, weight: str | None = "weight", nodelist: Sequence[Hashable] | None = None
-) -> tuple[list[Hashable], sp.csr_array]:
+    G: nx.Graph, weight: str | None = "weight", nodelist: Sequence[Any] | None = None
+) -> tuple[list[Any], sp.csr_array]:
     """Return ``(nodes, W)`` with ``W[i, j]`` the weight of edge ``nodes[i] -> nodes[j]``.
 
     A missing weight attribute counts as 1; ``weight=None`` gives a 0/1 matrix. For an
@@ -156,7 +156,7 @@ def betweenness(
     exact_max: int = BETWEENNESS_EXACT_MAX,
     k: int | None = None,
     seed: int = 0,
-) -> tuple[dict[Hashable, float], str]:
+) -> tuple[dict[Any, float], str]:
     """Normalised betweenness centrality of the directed graph, exact or sampled.
 
     Shortest paths count hops (weights are tie strengths, not distances, so they are not
@@ -230,7 +230,7 @@ def pagerank(
     weight: str | None = "weight",
     max_iter: int = 200,
     tol: float = 1.0e-10,
-) -> dict[Hashable, float]:
+) -> dict[Any, float]:
     """Weighted PageRank by power iteration on a sparse matrix.
 
     Same model as ``networkx.pagerank``: uniform teleport and dangling people spread their
@@ -290,7 +290,7 @@ def _row_sums(M: sp.csr_array) -> np.ndarray:
 
 def structural_holes(
     G: nx.DiGraph, weight: str | None = "weight"
-) -> dict[str, dict[Hashable, Any]]:
+) -> dict[str, dict[Any, Any]]:
     """Burt's constraint and effective size, clustering and two-step reach, vectorised.
 
     All four are read on the undirected weighted view ``U`` where ``U[i, j]`` is the sum of
@@ -381,7 +381,7 @@ def structural_holes(
 # Everything per person
 
 
-def _team_codes(G: nx.DiGraph, nodes: list[Hashable]) -> np.ndarray:
+def _team_codes(G: nx.DiGraph, nodes: list[Any]) -> np.ndarray:
     codes: dict[str, int] = {}
     out = np.full(len(nodes), -1, dtype=np.int64)
     for i, node in enumerate(nodes):
@@ -397,7 +397,7 @@ def person_metrics(
     weight: str = "weight",
     seed: int = 0,
     betweenness_exact_max: int = BETWEENNESS_EXACT_MAX,
-) -> dict[Hashable, dict[str, Any]]:
+) -> dict[Any, dict[str, Any]]:
     """Every per-person metric of the directed weighted tie graph.
 
     Keys of each person's dict:
@@ -455,7 +455,7 @@ def person_metrics(
     known_n = np.bincount(rows[known], minlength=n)
     other_n = np.bincount(rows[other], minlength=n)
 
-    result: dict[Hashable, dict[str, Any]] = {}
+    result: dict[Any, dict[str, Any]] = {}
     for i, node in enumerate(nodes):
         cross = (
             float(other_n[i] / known_n[i]) if teams[i] >= 0 and known_n[i] > 0 else None

@@ -6,7 +6,7 @@ so a team (or a whole network) smaller than ``min_group_size`` shows None, never
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import networkx as nx
@@ -28,19 +28,19 @@ __all__ = [
 ]
 
 
-def _edge_arrays(G: nx.DiGraph) -> tuple[list[Hashable], np.ndarray, np.ndarray]:
+def _edge_arrays(G: nx.DiGraph) -> tuple[list[Any], np.ndarray, np.ndarray]:
     nodes, W = to_sparse(G, weight=None)
     coo = W.tocoo()
     keep = coo.row != coo.col
     return nodes, coo.row[keep], coo.col[keep]
 
 
-def _codes(nodes: Sequence[Hashable], groups: Mapping[str, str]) -> tuple[np.ndarray, list[str]]:
+def _codes(nodes: Sequence[Any], groups: Mapping[str, str]) -> tuple[np.ndarray, list[str]]:
     """Integer group code per node (-1: no group), and the sorted group names."""
-    names = sorted({str(groups[n]) for n in nodes if groups.get(n)})  # type: ignore[call-overload]
+    names = sorted({str(groups[n]) for n in nodes if groups.get(n)})
     code_of = {name: i for i, name in enumerate(names)}
     codes = np.array(
-        [code_of[str(groups[n])] if groups.get(n) else -1 for n in nodes],  # type: ignore[call-overload]
+        [code_of[str(groups[n])] if groups.get(n) else -1 for n in nodes],
         dtype=np.int64,
     )
     return codes, names
@@ -88,7 +88,7 @@ def e_i_index(G: nx.DiGraph, groups: Mapping[str, str]) -> float | None:
 def _team_sizes(G: nx.DiGraph, teams: Mapping[str, str]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for node in G:
-        team = teams.get(node)  # type: ignore[call-overload]
+        team = teams.get(node)
         if team:
             sizes[str(team)] = sizes.get(str(team), 0) + 1
     return sizes
@@ -169,7 +169,7 @@ def team_figures(
         internal += np.bincount(cr[same], minlength=k)
         external += np.bincount(cr[cross], minlength=k) + np.bincount(cc[cross], minlength=k)
     champs = [c for c in champions if c in G]
-    team_of = {n: str(teams[n]) for n in G if teams.get(n)}  # type: ignore[call-overload]
+    team_of = {n: str(teams[n]) for n in G if teams.get(n)}
     one = champions_mod.coverage_by_team(G, champs, team_of, 1, min_group_size=min_group_size)
     two = champions_mod.coverage_by_team(G, champs, team_of, 2, min_group_size=min_group_size)
     out: list[dict[str, Any]] = []
@@ -197,7 +197,7 @@ def team_figures(
 
 
 def community_figures(
-    communities: Sequence[set[Hashable]],
+    communities: Sequence[set[Any]],
     teams: Mapping[str, str],
     min_group_size: int = MIN_GROUP_SIZE,
 ) -> list[dict[str, Any]]:
@@ -212,7 +212,7 @@ def community_figures(
     for i, community in enumerate(communities):
         make_up: dict[str, int] = {}
         for node in community:
-            team = teams.get(node) or ""  # type: ignore[call-overload]
+            team = teams.get(node) or ""
             make_up[team] = make_up.get(team, 0) + 1
         ordered = dict(sorted(make_up.items(), key=lambda kv: (-kv[1], kv[0])))
         make_up_shown = suppress(ordered, len(community), min_group_size)
@@ -252,7 +252,7 @@ def average_clustering(G: nx.Graph) -> float | None:
 
 def network_figures(
     G: nx.DiGraph,
-    communities: Sequence[set[Hashable]],
+    communities: Sequence[set[Any]],
     modularity: float,
     *,
     teams: Mapping[str, str],
