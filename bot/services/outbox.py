@@ -149,8 +149,9 @@ class Throttle:
 
     def record(self, channel: str, now: float) -> None:
         self._window.append(now)
-        # At most one slot of catch-up after a slow call; the window caps the rest.
-        self._next_slot = max(self._next_slot, now - self.interval) + self.interval
+        # No catch-up after a slow call: a late send pushes the next one back, so two
+        # sends are never closer than the interval (the rate may only fall short).
+        self._next_slot = max(self._next_slot, now) + self.interval
         self._channel_last[channel] = now
         if len(self._channel_last) > 10_000:
             cutoff = now - self.channel_interval
@@ -296,11 +297,6 @@ class OutboxSender:
 
     def step(self) -> bool:
         """Send (or settle) at most one due message. False when there was nothing to do."""
-        wait = self.throttle.delay(self.monotonic())
-        if wait > 0:
-            self._stop.wait(wait)
-            if self._stop.is_set():
-                return True
         row = self._claim_next()
         if row is None:
             return False
@@ -309,6 +305,12 @@ class OutboxSender:
             self.report.expired += 1
             return True
         if row.uncertain and self._settle_uncertain(row):
+            return True
+        # Claim first, then wait for the slot: the post leaves right on its slot, so the
+        # database work does not stretch the pace below the ceiling.
+        wait = self.throttle.delay(self.monotonic())
+        if wait > 0 and self._stop.wait(wait):
+            self._reschedule(row, delay=0, error="sender stopped", count_attempt=False)
             return True
         self._post(row)
         return True
