@@ -12,18 +12,22 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
 from bot.botprocess import BotProcess
-from bot.models import AuditEntry, Person, Tie, Workspace
+from bot.config import load_settings
+from bot.models import AuditEntry, OutboxMessage, Person, PollRequest, Tie, Workspace
 from bot.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox
+from bot.services import polls
 from bot.services.export import export_csv
 from bot.services.roster import import_roster, set_champion
-from bot.services.ties import NewTie, record_tie
 from bot.signed_client import SignedClient
 from bot.simulation import Organisation, simulate_organisation
 
@@ -54,20 +58,109 @@ def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise RuntimeError(f"demo: timed out waiting for {what}")
 
 
-def _simulated_weeks(org: Organisation, weeks: int, seed: int, now: datetime
-                     ) -> list[NewTie]:
-    """Weekly "who helped you?" answers drawn from the organisation's hidden structure."""
+POLL_ROTATION = ("helped", "advice", "helped", "energy", "helped", "adopted")
+# The demo compresses weeks into seconds: rounds may re-ask people at once, and the
+# sender's ceiling is raised so 150 people are served in a few seconds.
+DEMO_POLL_ENV = {"PEERPULSE_POLL_MIN_DAYS_BETWEEN": "0", "PEERPULSE_POLL_SAMPLE": "0.5",
+                 "PEERPULSE_POLL_QUESTIONS": ",".join(dict.fromkeys(POLL_ROTATION)),
+                 "PEERPULSE_SEND_PER_MINUTE": "3000"}
+
+
+def _play_poll_rounds(org: Organisation, slack: SignedClient, sandbox: SlackSandbox,
+                      sessions: sessionmaker[Session], db_url: str, weeks: int, seed: int,
+                      say: Narrator) -> None:
+    """Weekly poll rounds through the bot's own code path and sender; simulated people
+    answer along the hidden structure (or not), by clicking in their DM."""
+    settings = load_settings(None, DATABASE_URL=db_url, **DEMO_POLL_ENV)
     rng = random.Random(seed)
-    ties: list[NewTie] = []
+    with sessions() as s:
+        ws_id = s.scalars(select(Workspace.id)).one()
+    totals = dict.fromkeys(("undelivered", "asked", "named", "nobody", "paused", "silent",
+                            "refused", "duplicates"), 0)
     for week in range(weeks):
-        when = now - timedelta(days=7 * (weeks - week))
-        for p in org.people:
-            if rng.random() >= org.respond_probability(p.id):
-                continue
-            for target in org.sample_named(p.id, rng):
-                ties.append(NewTie(p.id, target, "helped", "demo",
-                                   f"demo:w{week}:{p.id}:{target}", when))
-    return ties
+        question = POLL_ROTATION[week % len(POLL_ROTATION)]
+        if week == 0:
+            sandbox.rate_limit("chat.postMessage", 0.2, retry_after=1, seed=seed)
+        opened = polls.start_round(sessions, settings, ws_id, question, datetime.now(UTC),
+                                   trigger="demo", round_key=f"demo:{week}")
+        with sessions() as s:
+            asked = list(s.execute(
+                select(PollRequest.id, Person.slack_id)
+                .join(Person, Person.id == PollRequest.person_id)
+                .where(PollRequest.round_id == opened.round_id)))
+
+        def delivered(round_id: int = opened.round_id) -> bool:
+            with sessions() as s:
+                return not s.scalar(select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.status.in_(("pending", "sending")),
+                    OutboxMessage.poll_request_id.in_(select(PollRequest.id).where(
+                        PollRequest.round_id == round_id))))
+        _wait(delivered, 60, f"round {week + 1} to be delivered")
+        if week == 0:
+            limited = sum(c.status == 429 for c in sandbox.calls("chat.postMessage"))
+            sandbox.clear_faults("chat.postMessage")
+        totals["asked"] += len(asked)
+
+        def answer(item: tuple[int, str], week: int = week) -> str:
+            request_id, user = item
+            message = next((m for m in sandbox.messages(user) if any(
+                b.get("block_id") == f"poll:{request_id}" for b in m.get("blocks", []))), None)
+            if message is None:  # the demo's new hire exists only in the bot's database
+                return "undelivered"
+            where: dict[str, Any] = {"block_id": f"poll:{request_id}", "message_ts": message["ts"],
+                     "channel_id": sandbox.dm_channel(user), "message": message}
+            draw = random.Random(f"{seed}:{week}:{user}")
+            if draw.random() >= org.respond_probability(user):
+                return "silent"
+            if draw.random() < 0.01:
+                slack.block_action(user, polls.PAUSE, str(request_id), **where)
+                return "paused"
+            named = [] if draw.random() < 0.08 else org.sample_named(user, draw)
+            if not named:  # a quiet week
+                slack.block_action(user, polls.NOBODY, str(request_id), **where)
+                return "nobody"
+            pick: dict[str, Any] = {"action_type": "multi_users_select",
+                                    "action": {"selected_users": named}}
+            resp = slack.block_action(user, polls.PICK, **pick, **where)
+            outcome = "named"
+
+            def settled() -> bool:  # the DM was updated, or the bot answered privately
+                return bool(sandbox.responses(resp.response_key or "")) or any(
+                    m["ts"] == message["ts"] and "edited" in m for m in sandbox.messages(user))
+            sandbox.wait_for(settled, timeout=20)
+            if sandbox.responses(resp.response_key or ""):
+                outcome = "refused"  # e.g. named the colleague who has left
+                slack.block_action(user, polls.NOBODY, str(request_id), **where)
+            if draw.random() < 0.05:  # an impatient double click
+                again = slack.block_action(user, polls.PICK, **pick, **where)
+                sandbox.wait_for(lambda: sandbox.responses(again.response_key or ""), timeout=20)
+                return outcome + "+duplicate"
+            return outcome
+
+        rng.shuffle(asked)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for outcome in pool.map(answer, asked):
+                for part in outcome.split("+"):
+                    totals["duplicates" if part == "duplicate" else part] += 1
+        with sessions() as s:
+            stats = polls.round_stats(s, opened.round_id, settings.min_group_size)
+        rate = "-" if stats.response_rate is None else f"{stats.response_rate:.0%}"
+        say(f"Poll round {week + 1} ({question!r}): {stats.asked} DMs queued and sent by the "
+            f"bot's throttled sender"
+            + (f" (through {limited} answers of 429, each retried after Retry-After)"
+               if week == 0 else "")
+            + f"; {stats.answered} answered ({rate})")
+        if week == 0:
+            shown = ", ".join(f"{t} {'hidden (<5 asked)' if v is None else f'{v:.0%}'}"
+                              for t, v in stats.by_team.items())
+            say.detail(f"response rate by team: {shown}")
+    with sessions() as s:
+        stored = s.scalar(select(func.count(Tie.id)).where(Tie.origin == "poll")) or 0
+    say(f"{weeks} weekly poll rounds: {totals['asked']} DMs, {totals['named']} people named "
+        f"colleagues ({stored} poll ties stored), {totals['nobody']} said nobody, "
+        f"{totals['paused']} paused polls, {totals['silent']} did not answer; "
+        f"{totals['duplicates']} double clicks added nothing, {totals['refused']} answers "
+        f"refused with a clear message (a colleague who has left)")
 
 
 KUDOS_REASONS = (
@@ -147,7 +240,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
             "SLACK_BOT_TOKEN": sandbox.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": sandbox.base_url, "DATABASE_URL": db_url,
             "PEERPULSE_OWNERS": owner, "PEERPULSE_KUDOS_CHANNEL": DEFAULT_CHANNEL_ID,
-            "PEERPULSE_DATA_DIR": str(out_dir),
+            "PEERPULSE_DATA_DIR": str(out_dir), **DEMO_POLL_ENV,
         }, log_path=out_dir / "bot.log", cwd=out_dir)
         with bot:
             say(f"Bot running in HTTP mode at {bot.url} (POST /slack/events, GET /healthz)")
@@ -206,20 +299,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
                 f"stored, {given['dms']} DMs and {given['posts']} posts in #general; "
                 f"{given['refused']} refused with a clear message (self-kudos, bots)")
 
-            now = datetime.now(UTC)
-            planned = _simulated_weeks(org, weeks, seed, now)
-            stored = 0
-            with db.transaction(sessions) as s:
-                ws = s.scalars(select(Workspace)).one()
-                for tie in planned:
-                    stored += record_tie(s, ws, tie)
-                replayed = sum(record_tie(s, ws, tie) for tie in planned[:50])
-            with sessions() as s:
-                total = s.scalar(select(func.count(Tie.id))) or 0
-            say(f"{weeks} simulated weeks of 'who helped you?' answers: {stored} ties stored "
-                f"({total} in the database); replaying 50 of them stored {replayed} more")
-            say.detail("(until polls land, the demo writes these "
-                       "answers through the same tie service the bot uses)")
+            _play_poll_rounds(org, slack, sandbox, sessions, db_url, weeks, seed, say)
 
             with db.transaction(sessions) as s:
                 ws = s.scalars(select(Workspace)).one()

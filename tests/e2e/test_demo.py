@@ -27,7 +27,8 @@ def test_demo_runs_the_bot_and_writes_every_output(tmp_path: Path, capsys) -> No
     assert metrics["network"]["people"] == 40  # the leaver is gone, the new hire is counted
     with (out / "ties.csv").open() as fh:
         ties = list(csv.DictReader(fh))
-    assert ties and {t["origin"] for t in ties} >= {"demo", "kudos"}
+    assert ties and {t["origin"] for t in ties} >= {"poll", "kudos"}
+    assert "weekly poll rounds" in printed and "double clicks added nothing" in printed
     assert {t["kind"] for t in ties if t["origin"] == "kudos"} == {"recognised"}
     calls = json.loads((out / "slack-sandbox.json").read_text())
     assert calls
