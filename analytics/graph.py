@@ -216,9 +216,15 @@ def build_graph(
     else:
         for pid in sorted(seen):
             G.add_node(pid, name="", team="", champion=False)
+    def kinds_label(found: set[str]) -> str:
+        if len(found) == 1:  # the common case: skip sorting and joining
+            return next(iter(found))
+        return ",".join(sorted(k for k in found if k))
+
+    # Sorted edges make the graph (and so Louvain's visiting order) independent of tie order.
     G.add_edges_from(
-        (s, t, {"weight": weights[(s, t)], "count": counts[(s, t)],
-                "kinds": ",".join(sorted(k for k in edge_kinds[(s, t)] if k))})
-        for s, t in sorted(weights)
+        (key[0], key[1], {"weight": weights[key], "count": counts[key],
+                          "kinds": kinds_label(edge_kinds[key])})
+        for key in sorted(weights)
     )
     return G, report
