@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     min_group_size: int = Field(default=5, ge=2, le=100, alias="PEERPULSE_MIN_GROUP_SIZE")
     champion_channels: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), alias="PEERPULSE_CHAMPION_CHANNELS")
-    quiet_hours: str = Field(default="20-8", alias="PEERPULSE_QUIET_HOURS")
+    quiet_hours: str = Field(default="off", alias="PEERPULSE_QUIET_HOURS")
     data_dir: str = Field(default="peerpulse-data", alias="PEERPULSE_DATA_DIR")
 
     # Polls (owners can override these in the settings modal too).

@@ -79,7 +79,8 @@ class Runtime:
         with db.transaction(self.services.sessions) as session:
             prog = effective_settings(session, self.services.workspace_id, self.settings)
             done = polls.remind_and_close(session, self.services.workspace_id,
-                                          self.services.clock(), prog.min_group_size)
+                                          self.services.clock(), prog.min_group_size,
+                                          prog.quiet_hours)
         if done.reminders:
             log.info("poll reminders queued: %d", done.reminders)
         for stats in done.closed:

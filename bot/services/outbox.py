@@ -29,14 +29,16 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.config import parse_quiet_hours
 from bot.db import transaction
 from bot.models import OutboxMessage
 
@@ -70,6 +72,39 @@ class Outgoing:
     dm: bool = True
     poll_request_id: int | None = None
     expires_at: datetime | None = None
+    not_before: datetime | None = None
+
+
+def after_quiet_hours(now: datetime, tz: str | None, quiet: str) -> datetime | None:
+    """When a DM queued at ``now`` may go out to someone in ``tz`` (None: right away).
+
+    ``quiet`` is the owners' setting, e.g. ``"20-8"``: nobody is messaged between 20:00 and
+    08:00 in their own timezone (UTC when Slack gives none).
+
+    >>> from datetime import UTC, datetime
+    >>> late = datetime(2026, 1, 5, 22, 0, tzinfo=UTC)
+    >>> after_quiet_hours(late, "Europe/London", "20-8")
+    datetime.datetime(2026, 1, 6, 8, 0, tzinfo=datetime.timezone.utc)
+    >>> after_quiet_hours(late, "America/New_York", "20-8") is None
+    True
+    """
+    hours = parse_quiet_hours(quiet)
+    if hours is None:
+        return None
+    try:
+        zone = ZoneInfo(tz) if tz else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    start, end = hours
+    inside = (start <= local.hour or local.hour < end) if start > end else \
+        (start <= local.hour < end)
+    if not inside:
+        return None
+    resume = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if resume <= local:
+        resume += timedelta(days=1)
+    return resume.astimezone(UTC)
 
 
 def enqueue(session: Session, workspace_id: int, messages: Iterable[Outgoing], now: datetime
@@ -96,7 +131,7 @@ def enqueue(session: Session, workspace_id: int, messages: Iterable[Outgoing], n
             "status": PENDING,
             "attempts": 0,
             "uncertain": False,
-            "next_attempt_at": now,
+            "next_attempt_at": m.not_before or now,
             "expires_at": m.expires_at,
             "created_at": now,
         }

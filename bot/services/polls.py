@@ -26,7 +26,7 @@ from bot.db import transaction
 from bot.errors import PeerPulseError
 from bot.models import OutboxMessage, Person, PollRequest, PollRound, Workspace
 from bot.rendering import context, render, section
-from bot.services.outbox import SENT, Outgoing, enqueue
+from bot.services.outbox import SENT, Outgoing, after_quiet_hours, enqueue
 from bot.services.settings import ProgrammeSettings, effective_settings
 from bot.services.ties import NewTie, record_tie
 
@@ -139,6 +139,7 @@ class Candidate:
     first_name: str
     team: str
     last_asked: datetime | None
+    tz: str | None = None
 
 
 def _first_name(real_name: str, display_name: str) -> str:
@@ -161,13 +162,13 @@ def choose_sample(session: Session, workspace_id: int, fraction: float, now: dat
             .group_by(PollRequest.person_id).subquery())
     rows = session.execute(
         select(Person.id, Person.slack_id, Person.real_name, Person.display_name, Person.team,
-               last.c.last)
+               last.c.last, Person.tz)
         .outerjoin(last, last.c.person_id == Person.id)
         .where(Person.workspace_id == workspace_id, Person.is_active.is_(True),
                Person.is_deleted.is_(False), Person.opted_out.is_(False),
                Person.polls_paused.is_(False))).all()
-    pollable = [Candidate(pid, sid, _first_name(rn, dn), team or NO_TEAM, la)
-                for pid, sid, rn, dn, team, la in rows]
+    pollable = [Candidate(pid, sid, _first_name(rn, dn), team or NO_TEAM, la, tz)
+                for pid, sid, rn, dn, team, la, tz in rows]
     if not pollable:
         return []
     target = min(len(pollable), max(1, math.ceil(fraction * len(pollable) - 1e-9)))
@@ -297,7 +298,8 @@ def open_round(session: Session, workspace_id: int, prog: ProgrammeSettings, que
         text, blocks = _poll_blocks(request_id, q, c.first_name, closes_at)
         messages.append(Outgoing(key=f"poll:{request_id}", channel=c.slack_id, text=text,
                                  blocks=blocks, poll_request_id=request_id,
-                                 expires_at=closes_at))
+                                 expires_at=closes_at,
+                                 not_before=after_quiet_hours(now, c.tz, prog.quiet_hours)))
     queued = enqueue(session, workspace_id, messages, now)
     return RoundOpened(poll_round.id, q.key, len(chosen), queued, True, closes_at)
 
@@ -448,7 +450,7 @@ class Maintenance:
 
 
 def remind_and_close(session: Session, workspace_id: int, now: datetime,
-                     min_group_size: int = 5) -> Maintenance:
+                     min_group_size: int = 5, quiet: str = "off") -> Maintenance:
     """Queue the one reminder of each due round to those who have not answered, and close
     rounds past their closing time. Safe to run as often as wanted."""
     reminders = 0
@@ -459,7 +461,8 @@ def remind_and_close(session: Session, workspace_id: int, now: datetime,
     for poll_round in due:
         q = QUESTIONS[poll_round.question]
         rows = session.execute(
-            select(PollRequest.id, Person.slack_id, Person.real_name, Person.display_name)
+            select(PollRequest.id, Person.slack_id, Person.real_name, Person.display_name,
+                   Person.tz)
             .join(Person, Person.id == PollRequest.person_id)
             .join(OutboxMessage, and_(OutboxMessage.poll_request_id == PollRequest.id,
                                       OutboxMessage.idempotency_key.like("poll:%")))
@@ -468,12 +471,13 @@ def remind_and_close(session: Session, workspace_id: int, now: datetime,
                    Person.is_active.is_(True), Person.opted_out.is_(False),
                    Person.polls_paused.is_(False))).all()
         messages = []
-        for request_id, slack_id, real_name, display_name in rows:
+        for request_id, slack_id, real_name, display_name, tz in rows:
             text, blocks = _poll_blocks(request_id, q, _first_name(real_name, display_name),
                                         poll_round.closes_at, reminder=True)
             messages.append(Outgoing(key=f"poll-reminder:{request_id}", channel=slack_id,
                                      text=text, blocks=blocks, poll_request_id=request_id,
-                                     expires_at=poll_round.closes_at))
+                                     expires_at=poll_round.closes_at,
+                                     not_before=after_quiet_hours(now, tz, quiet)))
         reminders += enqueue(session, workspace_id, messages, now)
         if rows:
             session.execute(update(PollRequest)

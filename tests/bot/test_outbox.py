@@ -204,3 +204,23 @@ def test_the_sender_thread_starts_and_stops(
         s.stop()
     with sessions() as session:
         assert status_counts(session) == {SENT: 2}
+
+
+def test_quiet_hours_hold_a_dm_until_morning_in_the_recipients_timezone() -> None:
+    from datetime import UTC, datetime
+
+    from bot.services.outbox import after_quiet_hours
+
+    late = datetime(2026, 3, 2, 21, 30, tzinfo=UTC)
+    # 21:30 in London is quiet: wait for 08:00 London (UTC+0 in March before the change)
+    assert after_quiet_hours(late, "Europe/London", "20-8") == datetime(2026, 3, 3, 8, 0,
+                                                                         tzinfo=UTC)
+    # 16:30 in New York: fine now
+    assert after_quiet_hours(late, "America/New_York", "20-8") is None
+    # 06:30 in Tokyo next day: wait until 08:00 Tokyo = 23:00 UTC
+    assert after_quiet_hours(late, "Asia/Tokyo", "20-8") == datetime(2026, 3, 2, 23, 0,
+                                                                      tzinfo=UTC)
+    assert after_quiet_hours(late, "Europe/London", "off") is None
+    assert after_quiet_hours(late, "Not/AZone", "20-8") is not None  # falls back to UTC
+    # a daytime window works too
+    assert after_quiet_hours(late, "UTC", "12-14") is None

@@ -234,3 +234,21 @@ def test_closing_reports_response_rates_with_the_small_group_rule(
         assert stats.response_rate == pytest.approx(7 / 24)
         assert stats.by_team == {"Blue": 0.0, "Green": None, "Red": 0.5}
         assert round_stats(s, r.round_id, min_group_size=3).by_team["Green"] == 0.25
+
+
+def test_poll_dms_opened_during_quiet_hours_wait_for_the_morning(
+        sessions: sessionmaker[Session]) -> None:
+    from sqlalchemy import update
+
+    with db.transaction(sessions) as s:
+        ws = seed(s)
+        s.execute(update(Person).values(tz="Europe/London"))
+        night = datetime(2026, 11, 2, 22, 0, tzinfo=UTC)
+        polls.open_round(s, ws.id, prog(quiet_hours="20-8"), "helped", night, sample=1.0)
+        times = set(s.scalars(select(OutboxMessage.next_attempt_at)))
+    assert times == {datetime(2026, 11, 3, 8, 0, tzinfo=UTC)}
+    with db.transaction(sessions) as s:
+        polls.open_round(s, ws.id, prog(quiet_hours="off", poll_min_days_between=0), "advice",
+                         night, sample=1.0,
+                         round_key="second")
+        assert night in set(s.scalars(select(OutboxMessage.next_attempt_at)))
