@@ -6,19 +6,17 @@ computes it. The result is plain JSON data: NaN and infinities never leave this 
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
-
-import numpy as np
 
 from analytics import champions as champions_mod
 from analytics import diffusion as diffusion_mod
 from analytics import roles as roles_mod
 from analytics.communities import detect_communities, membership
 from analytics.graph import build_graph
+from analytics.jsonready import json_ready
 from analytics.metrics import person_metrics
 from analytics.model import Analysis, AnalysisOptions, Person, Tie
 from analytics.network import community_figures, network_figures, team_figures, team_matrix
@@ -30,29 +28,8 @@ __all__ = ["LOUVAIN_SEEDS", "analyze", "json_safe", "options_dict"]
 LOUVAIN_SEEDS = 5
 
 
-def json_safe(value: Any) -> Any:
-    """Return ``value`` with numpy scalars made plain and NaN / infinities made None.
-
-    Examples
-    --------
-    >>> json_safe({"a": [float("nan"), np.float64(0.5), np.int64(3)], "b": (1, float("inf"))})
-    {'a': [None, 0.5, 3], 'b': [1, None]}
-    """
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return [json_safe(v) for v in items]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+#: Kept under its old name: the one implementation is :func:`analytics.jsonready.json_ready`.
+json_safe = json_ready
 
 
 def options_dict(options: AnalysisOptions) -> dict[str, Any]:

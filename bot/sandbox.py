@@ -154,7 +154,12 @@ _Reply = tuple[int, dict[str, Any], dict[str, str]]
 _T = TypeVar("_T")
 
 
-def _b36(n: int) -> str:
+def base36(n: int) -> str:
+    """``n`` in base 36 with upper-case digits, as Slack ids look.
+
+    >>> base36(0), base36(36 ** 2 + 35)
+    ('0', '10Z')
+    """
     digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     out = ""
     while True:
@@ -677,7 +682,7 @@ class SlackSandbox:
             return f"{now:.6f}"
 
     def _new_id(self, prefix: str) -> str:
-        return f"{prefix}0{_b36(next(self._ids)).rjust(8, '0')}"
+        return f"{prefix}0{base36(next(self._ids)).rjust(8, '0')}"
 
     def _handle(self, request: _Handler) -> None:
         split = urlsplit(request.path)

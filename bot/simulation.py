@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox import SLACKBOT, TEAM_ID
+from bot.sandbox import SLACKBOT, TEAM_ID, base36
 
 __all__ = ["Organisation", "Person", "simulate_organisation"]
 
@@ -236,20 +236,11 @@ def _k_weights(k_max: int) -> list[float]:
     return weights
 
 
-def _base36(n: int) -> str:
-    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    out = ""
-    while n:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-    return out or "0"
-
-
 def _unique_ids(rng: random.Random, count: int) -> list[str]:
     ids: list[str] = []
     seen: set[str] = set()
     while len(ids) < count:
-        candidate = "U0" + _base36(rng.getrandbits(46)).rjust(9, "0")
+        candidate = "U0" + base36(rng.getrandbits(46)).rjust(9, "0")
         if candidate not in seen:
             seen.add(candidate)
             ids.append(candidate)
