@@ -1,0 +1,81 @@
+"""The `peerpulse` command line: one-line reasons, .env, modes, and no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from bot.config import ConfigError, load_settings
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, text=True,
+                          capture_output=True, env={**base, **(env or {})}, timeout=60)
+
+
+def test_run_without_a_token_names_the_variable_and_how_to_get_it(tmp_path: Path) -> None:
+    done = run_cli("run", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "SLACK_BOT_TOKEN is not set" in done.stderr and "manifest.yml" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_http_mode_needs_the_signing_secret(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv\n")
+    done = run_cli("run", "--http", cwd=tmp_path)
+    assert done.returncode == 1 and "SLACK_SIGNING_SECRET is not set" in done.stderr
+
+
+def test_invalid_setting_is_one_line(tmp_path: Path) -> None:
+    done = run_cli("db", "upgrade", cwd=tmp_path, env={"PEERPULSE_KUDOS_DAILY_CAP": "lots"})
+    assert done.returncode == 1
+    assert "invalid setting PEERPULSE_KUDOS_DAILY_CAP" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_db_upgrade_and_export_work_from_any_directory(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    done = run_cli("db", "upgrade", cwd=elsewhere, env={"DATABASE_URL": url})
+    assert done.returncode == 0, done.stderr
+    assert "up to date" in done.stdout
+    done = run_cli("export", "--out", "out", cwd=elsewhere, env={"DATABASE_URL": url})
+    assert done.returncode == 1 and "no workspace recorded yet" in done.stderr
+
+
+def test_dotenv_in_the_working_directory_is_read(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("PEERPULSE_OWNERS=U1, U2\nSLACK_API_URL=http://x/api\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.owners == ("U1", "U2") and settings.slack_api_url == "http://x/api/"
+    with pytest.raises(ConfigError, match="PEERPULSE_MIN_GROUP_SIZE"):
+        load_settings(None, PEERPULSE_MIN_GROUP_SIZE=0)
+
+
+def test_app_token_selects_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.server
+
+    chosen: list[str] = []
+    monkeypatch.setattr(bot.server, "serve_socket_mode", lambda s: chosen.append("socket"))
+    monkeypatch.setattr(bot.server, "serve_http", lambda s, h, p: chosen.append(f"http:{p}"))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    assert cli.main(["run"]) == 0
+    assert cli.main(["run", "--http", "--port", "3999"]) == 0
+    monkeypatch.delenv("SLACK_APP_TOKEN")
+    assert cli.main(["run"]) == 0
+    assert chosen == ["socket", "http:3999", "http:3000"]
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
+    assert "demo" in capsys.readouterr().out
