@@ -24,7 +24,7 @@ from bot import db
 from bot.botprocess import BotProcess
 from bot.config import load_settings
 from bot.models import AuditEntry, OutboxMessage, Person, PollRequest, Tie, Workspace
-from bot.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox
+from bot.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox, wait_for
 from bot.services import polls
 from bot.services.export import export_csv
 from bot.services.roster import import_roster, set_champion
@@ -47,15 +47,6 @@ class Narrator:
 
     def detail(self, text: str) -> None:
         self.echo(f"{'':13}{text}")
-
-
-def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"demo: timed out waiting for {what}")
 
 
 POLL_ROTATION = ("helped", "advice", "helped", "energy", "helped", "adopted")
@@ -95,7 +86,7 @@ def _play_poll_rounds(org: Organisation, slack: SignedClient, sandbox: SlackSand
                     OutboxMessage.status.in_(("pending", "sending")),
                     OutboxMessage.poll_request_id.in_(select(PollRequest.id).where(
                         PollRequest.round_id == round_id))))
-        _wait(delivered, 60, f"round {week + 1} to be delivered")
+        wait_for(delivered, 60, what=f"round {week + 1} to be delivered")
         if week == 0:
             limited = sum(c.status == 429 for c in sandbox.calls("chat.postMessage"))
             sandbox.clear_faults("chat.postMessage")
@@ -251,7 +242,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
                 with sessions() as s:
                     ws = s.scalars(select(Workspace)).first()
                     return ws is not None and ws.roster_synced_at is not None
-            _wait(synced, 60, "the roster sync")
+            wait_for(synced, 60, what="the roster sync")
             calls = sandbox.calls("users.list")
             with sessions() as s:
                 active = s.scalar(select(func.count(Person.id)).where(Person.is_active)) or 0
@@ -285,7 +276,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
                 with sessions() as s:
                     hire_q = select(Person.id).where(Person.slack_id == "UDEMOHIRE")
                     return s.scalar(hire_q) is not None
-            _wait(hired, 20, "the team_join event")
+            wait_for(hired, 20, what="the team_join event")
             say("Signed events played: a new hire joined (delivered twice, stored once), "
                 f"a leaver was deactivated (history kept); an unsigned request got "
                 f"{refused.status}")

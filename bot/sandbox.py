@@ -271,6 +271,20 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
+def wait_for(condition: Callable[[], _T], timeout: float = 5.0, interval: float = 0.02,
+             what: str = "condition") -> _T:
+    """Poll ``condition`` until it returns something truthy, and return that; raise
+    `TimeoutError` naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
 class SlackSandbox:
     """A loopback Slack Web API.
 
@@ -625,14 +639,7 @@ class SlackSandbox:
         Bolt acknowledges before its listeners finish, so what a listener posts arrives
         a moment after the HTTP answer: ``sandbox.wait_for(lambda: sandbox.messages(u))``.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            value = condition()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)
+        return wait_for(condition, timeout, interval)
 
     def dump(self, path: str | Path) -> Path:
         """Write everything the bot posted as one JSON document; returns the path."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ from sqlalchemy import Engine
 
 from bot import db
 from bot.botprocess import BotProcess
-from bot.sandbox import SlackSandbox
+from bot.sandbox import SlackSandbox, wait_for
 from bot.signed_client import SignedClient
 from bot.simulation import Organisation, simulate_organisation
 
@@ -30,12 +29,7 @@ class Stack:
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    wait_for(check, timeout, interval=0.1, what=what)
 
 
 @pytest.fixture
