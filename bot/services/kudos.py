@@ -130,6 +130,16 @@ class KudosOutcome:
         return not self.stored and bool(self.already)
 
 
+def kudos_key(origin: str, request_key: str, recipient: str) -> str:
+    """The origin key of one kudos tie: one per (Slack request, recipient)."""
+    return f"{origin}:{request_key}:{recipient}"
+
+
+def reaction_request(channel: str, ts: str, reactor: str) -> str:
+    """A reaction's request key: the reacted message and who reacted."""
+    return f"{channel}:{ts}:{reactor}"
+
+
 def expand_groups(client: WebClient, groups: Iterable[str]) -> list[str]:
     members: list[str] = []
     for group in groups:
@@ -218,7 +228,7 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft:
         raise KudosRejected("You've opted out of PeerPulse; `/network optin` to give kudos "
                             "again.")
     outcome = KudosOutcome(giver=draft.giver, reason=reason, value=draft.value)
-    keys = {r: f"{origin}:{draft.request_key}:{r}" for r in recipients}
+    keys = {r: kudos_key(origin, draft.request_key, r) for r in recipients}
     seen = set(session.scalars(select(Tie.origin_key).where(
         Tie.workspace_id == workspace.id, Tie.origin_key.in_(list(keys.values())))))
     fresh = [r for r in recipients if keys[r] not in seen]
@@ -254,7 +264,7 @@ def reaction_kudos(session: Session, client: WebClient, workspace: Workspace, *,
         return False
     draft = KudosDraft(giver=reactor, recipients=(author,),
                        reason=f"reacted :{prefs.reaction_emoji}: to a message", value=None,
-                       request_key=f"{channel}:{ts}:{reactor}")
+                       request_key=reaction_request(channel, ts, reactor))
     try:
         return bool(give_kudos(session, client, workspace, draft, prefs=prefs, now=now,
                                origin="reaction").stored)
@@ -268,7 +278,7 @@ def remove_reaction_kudos(session: Session, workspace: Workspace, *, reactor: st
     """Removing the reaction removes the tie it created."""
     if not author:
         return False
-    key = f"reaction:{channel}:{ts}:{reactor}:{author}"
+    key = kudos_key("reaction", reaction_request(channel, ts, reactor), author)
     res = session.execute(delete(Tie).where(Tie.workspace_id == workspace.id,
                                             Tie.origin_key == key))
     return bool(getattr(res, "rowcount", 0))

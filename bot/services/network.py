@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from analytics import model as am
 from analytics.diff import diff_snapshots
 from analytics.model import Analysis, AnalysisOptions
 from analytics.outputs import write_outputs
@@ -47,9 +48,9 @@ def audit(session: Session, workspace: Workspace, actor: str, action: str,
     session.add(AuditEntry(workspace_id=workspace.id, actor=actor, action=action, detail=detail))
 
 
-def _analyse(u: Unit, days: int, *, now: datetime | None = None,
-             champions_k: int = 5) -> Analysis:
-    ties, people = analysis_inputs(u.session, u.workspace)
+def _analyse(u: Unit, days: int, *, now: datetime | None = None, champions_k: int = 5,
+             inputs: tuple[list[am.Tie], list[am.Person]] | None = None) -> Analysis:
+    ties, people = inputs or analysis_inputs(u.session, u.workspace)
     options = AnalysisOptions(window_days=float(days), now=now or u.now,
                               min_group_size=u.prefs.min_group_size, champions_k=champions_k)
     return analyze(ties, people, options)
@@ -150,8 +151,9 @@ def compare(services: Services, requester: str) -> dict[str, Any]:
     require_owner(services, requester)
     with services.unit() as u:
         days = u.prefs.analysis_window_days
-        after = _analyse(u, days)
-        before = _analyse(u, days, now=u.now - timedelta(days=days))
+        inputs = analysis_inputs(u.session, u.workspace)  # read once, analysed twice
+        after = _analyse(u, days, inputs=inputs)
+        before = _analyse(u, days, now=u.now - timedelta(days=days), inputs=inputs)
         diff = diff_snapshots(before, after, min_group_size=u.prefs.min_group_size)
     names = {p["id"]: p.get("name") or p["id"] for p in after.result["people"]}
     for p in before.result["people"]:
