@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -38,7 +37,6 @@ class Runtime:
     app: App
     scheduler: BackgroundScheduler | None = None
     sender: OutboxSender | None = None
-    roster_synced: threading.Event = field(default_factory=threading.Event)
 
     def identify_workspace(self) -> None:
         """Ask Slack who we are (`auth.test`) and record the workspace."""
@@ -56,7 +54,6 @@ class Runtime:
             ws = session.get(Workspace, self.services.workspace_id)
             assert ws is not None
             result = sync_roster(session, self.services.client, ws, now=self.services.clock())
-        self.roster_synced.set()
         log.info("roster synced: %s", result.summary())
 
     def housekeeping(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,6 @@ class Services:
     clock: Callable[[], datetime] = system_clock
     team_id: str = ""
     workspace_id: int = 0
-    extras: dict[str, object] = field(default_factory=dict)
 
     def is_owner(self, user_id: str) -> bool:
         return user_id in self.settings.owners
