@@ -20,8 +20,8 @@ from sqlalchemy import insert, select
 
 from bot import db
 from bot.config import load_settings
+from bot.devkit.sandbox import SlackSandbox
 from bot.models import Person
-from bot.sandbox import SlackSandbox
 from bot.services.outbox import OutboxSender, make_sender_client, status_counts
 from bot.services.polls import start_round
 from bot.services.workspace import ensure_workspace

@@ -204,7 +204,7 @@ def cmd_poll_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.demo import run_demo
+    from bot.devkit.demo import run_demo
 
     return run_demo(
         out_dir=Path(args.out),

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
+from bot.devkit.sandbox import SlackSandbox
 from bot.models import OutboxMessage
-from bot.sandbox import SlackSandbox
 from bot.services.outbox import (
     EXPIRED,
     FAILED,

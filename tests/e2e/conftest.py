@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import Engine
 
 from bot import db
-from bot.botprocess import BotProcess
-from bot.sandbox import SlackSandbox, wait_for
-from bot.signed_client import SignedClient
-from bot.simulation import Organisation, simulate_organisation
+from bot.devkit.botprocess import BotProcess
+from bot.devkit.sandbox import SlackSandbox, wait_for
+from bot.devkit.signed_client import SignedClient
+from bot.devkit.simulation import Organisation, simulate_organisation
 
 SIGNING_SECRET = "e2e-signing-secret"
 OWNER = "UOWNER"

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from bot.devkit.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox
+from bot.devkit.simulation import Organisation, simulate_organisation
 from bot.models import Person, Tie
-from bot.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox
-from bot.simulation import Organisation, simulate_organisation
 from tests.e2e.conftest import Stack, launch, wait_for_roster, wait_until
 
 KUDOS_CHANNEL = DEFAULT_CHANNEL_ID

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from bot import db
 from bot.cli import main
+from bot.devkit.sandbox import SlackSandbox
+from bot.devkit.simulation import simulate_organisation
 from bot.models import AuditEntry, Person, Tie, Workspace
-from bot.sandbox import SlackSandbox
 from bot.services.settings import effective_settings
 from bot.services.ties import NewTie, record_tie
-from bot.simulation import simulate_organisation
 from tests.e2e.conftest import Stack, launch, wait_for_roster, wait_until
 
 

@@ -16,9 +16,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bot.cli import main
+from bot.devkit.sandbox import SlackSandbox
+from bot.devkit.simulation import Organisation, simulate_organisation
 from bot.models import OutboxMessage, Person, Tie
-from bot.sandbox import SlackSandbox
-from bot.simulation import Organisation, simulate_organisation
 from tests.e2e.conftest import Stack, wait_until
 
 FAST = {"PEERPULSE_SEND_PER_MINUTE": "6000"}

@@ -21,7 +21,13 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox import APP_ID, BOT_USER_ID, DEFAULT_CHANNEL_ID, DEFAULT_CHANNEL_NAME, TEAM_DOMAIN
+from bot.devkit.sandbox import (
+    APP_ID,
+    BOT_USER_ID,
+    DEFAULT_CHANNEL_ID,
+    DEFAULT_CHANNEL_NAME,
+    TEAM_DOMAIN,
+)
 
 __all__ = ["Response", "ResponseUrls", "SignedClient"]
 
@@ -31,7 +37,7 @@ VERIFICATION_TOKEN = "sandbox-verification-token"  # deprecated by Slack, still 
 
 
 class ResponseUrls(Protocol):
-    """Anything that can mint response_urls, e.g. :class:`bot.sandbox.SlackSandbox`."""
+    """Anything that can mint response_urls, e.g. :class:`bot.devkit.sandbox.SlackSandbox`."""
 
     def response_url(self, key: str) -> str: ...
 

@@ -302,7 +302,7 @@ class SlackSandbox:
     scopes:
         When given, methods needing a scope outside it answer ``missing_scope``.
     trigger_ttl:
-        Seconds a trigger id issued by :class:`bot.signed_client.SignedClient` stays valid.
+        Seconds a trigger id issued by :class:`bot.devkit.signed_client.SignedClient` stays valid.
     """
 
     def __init__(
@@ -1308,8 +1308,8 @@ class SlackSandbox:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m bot.sandbox``: serve a sandbox holding a simulated organisation."""
-    parser = argparse.ArgumentParser(prog="python -m bot.sandbox", description=main.__doc__)
+    """``python -m bot.devkit.sandbox``: serve a sandbox holding a simulated organisation."""
+    parser = argparse.ArgumentParser(prog="python -m bot.devkit.sandbox", description=main.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default="xoxb-sandbox")
@@ -1320,7 +1320,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dump", type=Path, help="write what was posted here on exit")
     args = parser.parse_args(argv)
 
-    from bot.simulation import simulate_organisation
+    from bot.devkit.simulation import simulate_organisation
 
     org = simulate_organisation(n_people=args.people, n_teams=args.teams, seed=args.seed)
     sandbox = SlackSandbox(args.token, args.host, args.port, max_page_size=args.max_page_size)

@@ -15,8 +15,8 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox import SlackSandbox
-from bot.signed_client import SignedClient
+from bot.devkit.sandbox import SlackSandbox
+from bot.devkit.signed_client import SignedClient
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 

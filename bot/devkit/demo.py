@@ -21,15 +21,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.botprocess import BotProcess
 from bot.config import load_settings
+from bot.devkit.botprocess import BotProcess
+from bot.devkit.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox, wait_for
+from bot.devkit.signed_client import SignedClient
+from bot.devkit.simulation import Organisation, simulate_organisation
 from bot.models import AuditEntry, OutboxMessage, Person, PollRequest, Tie, Workspace
-from bot.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox, wait_for
 from bot.services import polls
 from bot.services.export import export_csv
 from bot.services.roster import import_roster, set_champion
-from bot.signed_client import SignedClient
-from bot.simulation import Organisation, simulate_organisation
 
 SIGNING_SECRET = "demo-signing-secret"
 DEMO_OWNER_INDEX = 0

@@ -14,8 +14,8 @@ import pytest
 from networkx.algorithms.community import modularity
 from slack_sdk import WebClient
 
-from bot.sandbox import SlackSandbox
-from bot.simulation import Organisation, simulate_organisation
+from bot.devkit.sandbox import SlackSandbox
+from bot.devkit.simulation import Organisation, simulate_organisation
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox import BOT_USER_ID, DEFAULT_CHANNEL_ID, SlackSandbox
+from bot.devkit.sandbox import BOT_USER_ID, DEFAULT_CHANNEL_ID, SlackSandbox
 
 
 def person(uid: str, *, deleted: bool = False, is_bot: bool = False) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox import SLACKBOT, TEAM_ID, base36
+from bot.devkit.sandbox import SLACKBOT, TEAM_ID, base36
 
 __all__ = ["Organisation", "Person", "simulate_organisation"]
 
