@@ -5,8 +5,8 @@ structure from a fixed seed) two fresh subprocesses run:
 
 - **ours**: ``analytics.pipeline.analyze`` on ``Tie``/``Person`` objects (graph building,
   every metric, communities, roles, figures, champion picks, diffusion what-if), then, unless
-  ``--no-outputs``, ``analytics.outputs.write_outputs`` into a temporary folder (metrics.json,
-  people.csv, GEXF, GraphML, PNG, HTML);
+  ``--no-outputs``, ``analytics.report.outputs.write_outputs`` into a temporary folder
+  (metrics.json, people.csv, GEXF, GraphML, PNG, HTML);
 - **igraph**: the reference pipeline in igraph: build the weighted graph, PageRank, betweenness
   computed the way ours is at that size (exact up to ``BETWEENNESS_EXACT_MAX`` people, else from
   the same number of sampled sources), Louvain (``community_multilevel``) once. For sizes where
@@ -96,7 +96,7 @@ def run_ours(n: int, seed: int, outputs: bool) -> dict[str, Any]:
     analyze_s = time.perf_counter() - started
     outputs_s = None
     if outputs:
-        from analytics.outputs import write_outputs
+        from analytics.report.outputs import write_outputs
 
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()

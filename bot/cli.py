@@ -300,7 +300,7 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "analyze":
-        from analytics.cli import main as analyze_main
+        from analytics.report.cli import main as analyze_main
 
         return analyze_main(argv[1:])
     parser = build_parser()

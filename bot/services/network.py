@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from analytics import model as am
 from analytics.diff import diff_snapshots
 from analytics.model import Analysis, AnalysisOptions
-from analytics.outputs import write_outputs
 from analytics.pipeline import analyze
+from analytics.report.outputs import write_outputs
 from bot.errors import NotAProgrammeOwner, PeerPulseError
 from bot.models import AuditEntry, Person, Tie, Workspace
 from bot.services import Services, Unit

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from analytics.errors import AnalyticsError, AnalyticsInputError
-from analytics.io import read_people, read_ties
 from analytics.model import AnalysisOptions
+from analytics.report.io import read_people, read_ties
 
 __all__ = [
     "EXIT_FAILED",
@@ -233,8 +233,8 @@ def run_analyze(
             echo(f"reading people… {len(people):,} people")
         # Imported only now: a malformed file is reported before numpy, scipy and
         # matplotlib are even loaded.
-        from analytics.outputs import write_outputs
         from analytics.pipeline import analyze
+        from analytics.report.outputs import write_outputs
 
         echo("computing metrics…")
         analysis = analyze(ties, people, options, progress=lambda line: echo(f"  {line}"))

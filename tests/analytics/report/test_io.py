@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics.errors import AnalyticsError, AnalyticsInputError
-from analytics.io import read_people, read_ties, write_people, write_ties
 from analytics.model import Person, Tie
+from analytics.report.io import read_people, read_ties, write_people, write_ties
 
 KRACKHARDT = Path("/work/shared/data/krackhardt")
 

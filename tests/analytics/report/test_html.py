@@ -10,9 +10,9 @@ from pathlib import Path
 
 import networkx as nx
 
-from analytics.draw import draw_network
 from analytics.model import Analysis
-from analytics.report import render_report
+from analytics.report.draw import draw_network
+from analytics.report.html import render_report
 
 Factory = Callable[..., Analysis]
 

@@ -11,9 +11,9 @@ import matplotlib.image as mpimg
 import networkx as nx
 import pytest
 
-from analytics import draw
-from analytics.draw import community_of, draw_network
 from analytics.model import Analysis
+from analytics.report import draw
+from analytics.report.draw import community_of, draw_network
 
 Factory = Callable[..., Analysis]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

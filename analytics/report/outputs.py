@@ -19,11 +19,11 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from analytics.draw import draw_network
 from analytics.errors import AnalyticsError
 from analytics.jsonready import json_ready
 from analytics.model import Analysis
-from analytics.report import render_report
+from analytics.report.draw import draw_network
+from analytics.report.html import render_report
 
 __all__ = [
     "OUTPUT_FILES",

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics.model import Analysis, Person, Tie
-from analytics.outputs import OUTPUT_FILES, OutputError, gephi_graph, write_outputs
 from analytics.pipeline import analyze
+from analytics.report.outputs import OUTPUT_FILES, OutputError, gephi_graph, write_outputs
 
 Factory = Callable[..., Analysis]
 GEPHI_TYPES = (str, int, float, bool)

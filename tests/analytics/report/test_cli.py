@@ -12,8 +12,8 @@ import matplotlib.image as mpimg
 import networkx as nx
 import pytest
 
-from analytics.cli import EXIT_INPUT, build_parser, main, options_from_args, run_analyze
 from analytics.model import AnalysisOptions
+from analytics.report.cli import EXIT_INPUT, build_parser, main, options_from_args, run_analyze
 
 KRACKHARDT = Path("/work/shared/data/krackhardt")
 
@@ -70,11 +70,12 @@ def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_as_a_real_process_there_is_no_traceback(tmp_path: Path) -> None:
     path = _write(tmp_path, "ties.csv", "source,target,occurred_at\nU1,U2,31/12/2024\n")
     done = subprocess.run(
-        [sys.executable, "-m", "analytics.cli", "--ties", str(path), "--out", str(tmp_path / "o")],
+        [sys.executable, "-m", "analytics.report.cli", "--ties", str(path),
+         "--out", str(tmp_path / "o")],
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
