@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.devkit.sandbox import (
+from bot.devkit.workspace import (
     APP_ID,
     BOT_USER_ID,
     DEFAULT_CHANNEL_ID,

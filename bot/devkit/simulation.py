@@ -1,4 +1,4 @@
-"""A simulated organisation for the demo, the sandbox and the tests.
+"""A simulated organisation for the demo, ``python -m bot.devkit`` and the tests.
 
 It owns a deterministic workforce (Slack user objects, formal teams and managers) and a
 hidden informal structure that the bot is supposed to discover: communities of practice
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.devkit.sandbox import SLACKBOT, TEAM_ID, base36
+from bot.devkit.workspace import SLACKBOT, TEAM_ID, base36
 
 __all__ = ["Organisation", "Person", "simulate_organisation"]
 
