@@ -20,14 +20,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/peerpulse demo
 
+# The import contracts (pyproject [tool.importlinter]) first, then every test; both always
+# run, and the target fails when either fails.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	@status=0; \
+	$(BIN)/lint-imports --no-cache || status=$$?; \
+	$(BIN)/python -m pytest || status=$$?; \
+	exit $$status
 
 run: $(STAMP)
 	$(BIN)/peerpulse run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
