@@ -1,4 +1,6 @@
-"""Composition root: builds settings-driven services, the Bolt app and background jobs."""
+"""Composition root: the one place that builds the wiring (`build_services`: database,
+Slack client, delivery) and the Bolt app (`create_app`). `bot.runtime` adds the background
+work; the CLI and the demo reuse `build_services`."""
 
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 import handlers
 from bot import db
 from bot.config import Settings
-from bot.services import Services, system_clock
-from bot.services.events import first_delivery
+from bot.services import Services, events, system_clock
+from bot.services.delivery import Delivery
+from bot.services.workspace import ensure_workspace
 from handlers.errors import tell_user
 
 log = logging.getLogger(__name__)
@@ -40,16 +43,31 @@ def make_web_client(settings: Settings) -> WebClient:
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Open the database (applying migrations) and make the Slack client."""
+    """Open the database (applying migrations), make the Slack client and the delivery.
+
+    Used by `peerpulse run`, every CLI command that touches the database, and the demo.
+    """
     if migrate:
         db.upgrade(settings.database_url)
     engine = db.make_engine(settings.database_url)
+    sessions = db.make_session_factory(engine)
     return Services(
         settings=settings,
-        sessions=db.make_session_factory(engine),
+        sessions=sessions,
         client=make_web_client(settings),
         clock=system_clock,
+        delivery=Delivery(sessions, settings, system_clock),
     )
+
+
+def identify_workspace(services: Services) -> None:
+    """Ask Slack who we are (`auth.test`) and record the workspace."""
+    auth = services.client.auth_test()
+    team_id = str(auth.get("team_id") or "")
+    with db.transaction(services.sessions) as session:
+        ws = ensure_workspace(session, team_id, str(auth.get("team") or ""))
+        services.team_id, services.workspace_id = team_id, ws.id
+    log.info("serving workspace %s (%s)", auth.get("team"), team_id)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> App:
@@ -69,11 +87,9 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
     def drop_duplicate_events(body: dict[str, Any], next: Any) -> BoltResponse | None:
         # Slack redelivers events (and sometimes duplicates them): handle each event_id once.
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
-            with db.transaction(services.sessions) as session:
-                if not first_delivery(session, str(event_id)):
-                    log.info("duplicate event %s ignored", event_id)
-                    return BoltResponse(status=200, body="")
+        if event_id and not services.call(events.record_delivery, str(event_id)):
+            log.info("duplicate event %s ignored", event_id)
+            return BoltResponse(status=200, body="")
         return next()  # type: ignore[no-any-return]
 
     @app.error

@@ -7,11 +7,13 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import PeerPulseError
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 PROG = "peerpulse"
 
@@ -32,31 +34,14 @@ def _setup_logging(settings: Settings | None = None, verbose: bool = False) -> N
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def _workspace(session, team: str | None):  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
+def _services(settings: Settings, team: str | None = None, *, workspace: bool = True
+              ) -> Services:
+    """The wiring every command shares (`bot.app.build_services`: migrations applied),
+    serving the workspace the bot recorded (``--team`` picks one of several)."""
+    from bot.app import build_services
 
-    from bot.models import Workspace
-
-    workspaces = list(session.scalars(select(Workspace).order_by(Workspace.id)))
-    if team:
-        workspaces = [w for w in workspaces if w.slack_team_id == team]
-    if not workspaces:
-        raise CommandFailed(
-            "no workspace recorded yet: start the bot once (peerpulse run) "
-            "so it learns its workspace and syncs the roster"
-        )
-    if len(workspaces) > 1:
-        ids = ", ".join(w.slack_team_id for w in workspaces)
-        raise CommandFailed(f"several workspaces ({ids}): choose one with --team")
-    return workspaces[0]
-
-
-def _open_db(settings: Settings) -> sessionmaker[Session]:
-    """Migrate the configured database and return a session factory for it."""
-    from bot import db
-
-    db.upgrade(settings.database_url)
-    return db.make_session_factory(db.make_engine(settings.database_url))
+    services = build_services(settings)
+    return services.use_stored_workspace(team) if workspace else services
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -65,8 +50,8 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.services.network import audit_entries
 
-    factory = _open_db(settings)
-    with factory() as session:
+    services = _services(settings, workspace=False)
+    with services.sessions() as session:
         entries = audit_entries(session, args.limit, args.action)
         rows = [{"at": e.at.isoformat(timespec="seconds"), "actor": e.actor,
                  "action": e.action, "detail": e.detail} for e in entries]
@@ -111,13 +96,9 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import db
-    from bot.services.roster import import_roster
+    from bot.services import roster
 
-    factory = _open_db(settings)
-    with db.transaction(factory) as session:
-        ws = _workspace(session, args.team)
-        result = import_roster(session, ws, Path(args.file))
+    result = _services(settings, args.team).call(roster.import_file, Path(args.file))
     print(
         f"{PROG}: imported {result.rows} row(s) from {args.file}; {result.changed} field(s) changed"
     )
@@ -127,22 +108,20 @@ def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_roster_sync(args: argparse.Namespace, settings: Settings) -> int:
     settings.require("SLACK_BOT_TOKEN")
     _setup_logging(settings, args.verbose)
-    from bot.runtime import build_runtime
+    from bot.app import identify_workspace
+    from bot.services import roster
 
-    runtime = build_runtime(settings)
-    runtime.sync_roster_now()
-    print(f"{PROG}: roster synced")
+    services = _services(settings, workspace=False)
+    identify_workspace(services)
+    result = services.call(roster.sync)
+    print(f"{PROG}: roster synced: {result.summary()}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import db
-    from bot.services.export import export_csv
+    from bot.services.export import export
 
-    factory = _open_db(settings)
-    with db.transaction(factory) as session:
-        ws = _workspace(session, args.team)
-        result = export_csv(session, ws, Path(args.out))
+    result = _services(settings, args.team).call(export, Path(args.out))
     print(
         f"{PROG}: wrote {result.ties} tie(s) to {result.ties_path} and "
         f"{result.people} people to {result.people_path}"
@@ -152,27 +131,18 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_poll_send_now(args: argparse.Namespace, settings: Settings) -> int:
     """Open a poll round now, through the same service the schedule uses."""
-    from bot.services import polls, system_clock
+    from bot.services import polls
 
     if args.sample is not None and not 0 < args.sample <= 1:
         raise CommandFailed("--sample must be a fraction in (0, 1], e.g. 0.25")
-    factory = _open_db(settings)
-    with factory() as session:
-        workspace_id = _workspace(session, args.team).id
-    opened = polls.start_round(factory, settings, workspace_id, args.question, system_clock(),
-                               trigger="cli", sample=args.sample)
+    services = _services(settings, args.team)
+    opened = services.call(polls.start_round, args.question, trigger="cli", sample=args.sample)
     print(f"{PROG}: poll round {opened.round_id} ({opened.question}): {opened.asked} people "
           f"asked, {opened.queued} DMs queued; closes {opened.closes_at:%Y-%m-%d %H:%M} UTC")
     if args.wait:
         settings.require("SLACK_BOT_TOKEN")
-        from bot.services.outbox import OutboxSender, make_sender_client
-
-        sender = OutboxSender(
-            factory, make_sender_client(settings.slack_bot_token, settings.slack_api_url),
-            clock=system_clock, per_minute=settings.outbox_per_minute,
-            channel_interval=settings.outbox_channel_interval,
-            max_attempts=settings.outbox_max_attempts)
-        report = sender.drain(timeout=args.wait)
+        assert services.delivery is not None
+        report = services.delivery.drain(timeout=args.wait)
         print(f"{PROG}: sent {report.sent}, failed {report.failed}, "
               f"{report.rate_limited} rate-limited and retried")
     else:
@@ -184,15 +154,8 @@ def cmd_poll_send_now(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_poll_status(args: argparse.Namespace, settings: Settings) -> int:
     """Recent rounds with their response rates (small teams suppressed)."""
     from bot.services import polls
-    from bot.services.outbox import status_counts
-    from bot.services.settings import effective_settings
 
-    factory = _open_db(settings)
-    with factory() as session:
-        ws = _workspace(session, args.team)
-        prog = effective_settings(session, ws.id, settings)
-        rounds = polls.recent_rounds(session, ws.id, args.limit, prog.min_group_size)
-        queue = status_counts(session, ws.id)
+    rounds, queue = _services(settings, args.team).call(polls.status, args.limit)
     print("outbox: " + (", ".join(f"{n} {s}" for s, n in sorted(queue.items())) or "empty"))
     for r in rounds:
         rate = "-" if r.response_rate is None else f"{r.response_rate:.0%}"

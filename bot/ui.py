@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from bot.rendering import context, divider, header, render, section
-from bot.services.kudos import MAX_RECIPIENTS, KudosHistory
-from bot.services.network import Dashboard
-from bot.services.settings import ProgrammeSettings
+
+if TYPE_CHECKING:
+    from bot.services.delivery import DeliveryReport
+    from bot.services.kudos import KudosGiven, KudosHistory
+    from bot.services.network import Dashboard
+    from bot.services.polls import Answered
+    from bot.services.settings import ProgrammeSettings
 
 KUDOS_MODAL = "kudos_modal"
+#: At most this many people in one kudos (the picker's limit and the rule's).
+MAX_RECIPIENTS = 10
+
+
+def kudos_confirmation(given: KudosGiven, said: DeliveryReport) -> str:
+    """What the giver is told: stored for whom, posted where, and what Slack refused."""
+    o = given.outcome
+    posted = given.channel_key is not None and said.ok(given.channel_key)
+    return render("kudos_confirm.j2", duplicate=o.duplicate, stored=o.stored,
+                  already=o.already, reason=o.reason, value=o.value,
+                  channel=given.prefs.kudos_channel if posted else None,
+                  failed_dms=[r for r, key in given.dm_keys.items() if not said.ok(key)],
+                  failed_channel=given.prefs.kudos_channel
+                  if given.channel_key is not None and not posted else None,
+                  retrying=bool(said.waiting))
 
 
 def kudos_modal(prefs: ProgrammeSettings, *, initial_users: list[str] | None = None,
@@ -186,3 +206,49 @@ def forget_confirm_blocks() -> list[dict[str, Any]]:
                              "text": {"type": "plain_text", "text": "This cannot be undone."},
                              "confirm": {"type": "plain_text", "text": "Erase"},
                              "deny": {"type": "plain_text", "text": "Keep"}}}]}]
+
+
+# Poll DMs ------------------------------------------------------------------------------
+
+POLL_PICK, POLL_NOBODY = "poll_pick", "poll_nobody"
+POLL_PAUSE, POLL_RESUME = "poll_pause", "poll_resume"
+
+
+def poll_message(request_id: int, question: str, first_name: str, closes_at: datetime, *,
+                 max_named: int, reminder: bool = False) -> tuple[str, list[dict[str, Any]]]:
+    """A poll DM (or its reminder): the question, the picker and two buttons.
+
+    The block id carries the request id, so a click finds its poll.
+    """
+    text = render("poll_question.j2", question=question, first_name=first_name,
+                  reminder=reminder, max_named=max_named)
+    blocks: list[dict[str, Any]] = [
+        section(text),
+        {
+            "type": "actions",
+            "block_id": f"poll:{request_id}",
+            "elements": [
+                {"type": "multi_users_select", "action_id": POLL_PICK,
+                 "max_selected_items": max_named,
+                 "placeholder": {"type": "plain_text", "text": f"Choose up to {max_named} people"}},
+                {"type": "button", "action_id": POLL_NOBODY, "value": str(request_id),
+                 "text": {"type": "plain_text", "text": "Nobody this time"}},
+                {"type": "button", "action_id": POLL_PAUSE, "value": str(request_id),
+                 "text": {"type": "plain_text", "text": "Pause polls for me"}},
+            ],
+        },
+        context(render("poll_footer.j2", closes=closes_at.strftime("%A %d %B"))),
+    ]
+    return f"{question} (PeerPulse poll)", blocks
+
+
+def answered_message(result: Answered) -> dict[str, Any]:
+    """What the poll DM becomes once answered (for chat.update)."""
+    text = render("poll_answered.j2", answer=result.answer, named=list(result.named),
+                  question=result.question.text)
+    blocks: list[dict[str, Any]] = [section(text)]
+    if result.answer == "paused":
+        blocks.append({"type": "actions", "block_id": f"poll:{result.request_id}", "elements": [
+            {"type": "button", "action_id": POLL_RESUME, "value": str(result.request_id),
+             "text": {"type": "plain_text", "text": "Resume polls"}}]})
+    return {"text": text, "blocks": blocks}

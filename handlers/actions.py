@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot import ui
 from bot.services import Services, polls
 from handlers.errors import guarded
 
@@ -25,46 +26,42 @@ def _replace_message(client: WebClient, body: dict[str, Any], result: polls.Answ
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
     if channel and ts:
-        client.chat_update(channel=channel, ts=ts, **polls.answered_message(result))
+        client.chat_update(channel=channel, ts=ts, **ui.answered_message(result))
 
 
 def register(app: App, services: Services) -> None:
     guard = guarded(services.client)
 
-    @app.action(polls.PICK)
+    @app.action(ui.POLL_PICK)
     @guard
     def pick(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        result = polls.submit_answer(
-            services.sessions, services.workspace_id, _request_id(action), body["user"]["id"],
-            services.clock(), named=action.get("selected_users") or [])
+        result = services.call(polls.submit_answer, _request_id(action), body["user"]["id"],
+                               named=action.get("selected_users") or [])
         _replace_message(client, body, result)
 
-    @app.action(polls.NOBODY)
+    @app.action(ui.POLL_NOBODY)
     @guard
     def nobody(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
                ) -> None:
         ack()
-        result = polls.submit_answer(
-            services.sessions, services.workspace_id, _request_id(action), body["user"]["id"],
-            services.clock(), nobody=True)
+        result = services.call(polls.submit_answer, _request_id(action), body["user"]["id"],
+                               nobody=True)
         _replace_message(client, body, result)
 
-    @app.action(polls.PAUSE)
+    @app.action(ui.POLL_PAUSE)
     @guard
     def pause(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
               ) -> None:
         ack()
-        result = polls.submit_pause(services.sessions, services.workspace_id,
-                                    _request_id(action), body["user"]["id"], services.clock())
+        result = services.call(polls.submit_pause, _request_id(action), body["user"]["id"])
         _replace_message(client, body, result)
 
-    @app.action(polls.RESUME)
+    @app.action(ui.POLL_RESUME)
     @guard
     def resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
                ) -> None:
         ack()
-        result = polls.submit_pause(services.sessions, services.workspace_id,
-                                    _request_id(action), body["user"]["id"], services.clock(),
-                                    paused=False)
+        result = services.call(polls.submit_pause, _request_id(action), body["user"]["id"],
+                               paused=False)
         _replace_message(client, body, result)

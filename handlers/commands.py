@@ -1,10 +1,16 @@
 """Slash commands: `/kudos` and `/network` (and the buttons of the messages they answer with).
 
-Slow `/network` subcommands are acknowledged at once and done in a Bolt lazy listener.
+`/network` subcommands are one table, `NETWORK`: each entry names the subcommand, whether
+only programme owners may use it, whether it is slow (acknowledged at once with what it is
+working on, then done in a Bolt lazy listener), and ``run``, which reads the arguments,
+calls the use case and renders its template. A new subcommand is one entry plus its use
+case.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -15,8 +21,8 @@ from bot.rendering import render
 from bot.services import Services, polls, settings_form
 from bot.services import kudos as kudos_service
 from bot.services import network as network_service
-from bot.ui import FORGET_CONFIRM, forget_confirm_blocks, settings_modal
-from handlers.delivery import send_snapshot
+from bot.services import settings as programme
+from bot.ui import FORGET_CONFIRM, forget_confirm_blocks, kudos_confirmation, settings_modal
 from handlers.errors import guarded
 
 
@@ -25,11 +31,13 @@ def register(app: App, services: Services) -> None:
     register_network(app, services)
 
 
+# /kudos --------------------------------------------------------------------------------
+
 def register_kudos(app: App, services: Services) -> None:
     guard = guarded(services.client)
 
     def kudos_help(respond: Respond) -> None:
-        prefs = kudos_service.programme_settings(services)
+        prefs = services.call(programme.current)
         respond(response_type="ephemeral", text=render(
             "kudos_help.j2", values=prefs.kudos_values, reason_max=prefs.kudos_reason_max,
             daily_cap=prefs.kudos_daily_cap, max_recipients=kudos_service.MAX_RECIPIENTS))
@@ -43,27 +51,49 @@ def register_kudos(app: App, services: Services) -> None:
             kudos_help(respond)
             return
         try:
-            outcome, said, prefs = kudos_service.kudos_from_command(
-                services, giver=command["user_id"], text=text,
+            given = services.call(
+                kudos_service.from_command, giver=command["user_id"], text=text,
                 request_key=str(command.get("trigger_id") or command.get("response_url")))
         except kudos_service.NeedsHelp:
             kudos_help(respond)
             return
-        respond(response_type="ephemeral", text=render(
-            "kudos_confirm.j2", duplicate=outcome.duplicate, stored=outcome.stored,
-            already=outcome.already, reason=outcome.reason, value=outcome.value,
-            channel=prefs.kudos_channel if said.channel_ts else None, failed=said.failed))
+        respond(response_type="ephemeral",
+                text=kudos_confirmation(given, services.deliver_now(given.keys)))
 
 
-OWNER_ONLY = {"snapshot", "champions", "compare", "person", "champion", "settings"}
-SLOW = {"snapshot", "champions", "compare", "person"}
-WORKING = {"snapshot": "your network snapshot", "champions": "champion recommendations",
-           "compare": "the comparison with the previous period", "person": "that ego network"}
+# /network ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Request:
+    """One `/network` command, as the subcommand's ``run`` sees it."""
+
+    services: Services
+    user: str
+    args: list[str]
+    command: dict[str, Any]
+    client: WebClient
 
 
-def _split(command: dict[str, Any]) -> tuple[str, list[str]]:
-    words = str(command.get("text") or "").split()
-    return (words[0].lower() if words else "help"), words[1:]
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/network` subcommand.
+
+    ``working``: the subcommand is slow; the acknowledgement says what it is working on and
+    ``run`` happens after it. ``before_ack``: ``run`` must happen before the acknowledgement
+    (it opens a modal, whose trigger id expires in 3 seconds) and replies nothing.
+    """
+
+    name: str
+    run: Callable[[Request], Reply | None]
+    owner_only: bool = False
+    working: str | None = None
+    before_ack: bool = False
 
 
 def _mentioned(args: list[str]) -> str:
@@ -73,81 +103,142 @@ def _mentioned(args: list[str]) -> str:
     return str(ids[0])
 
 
+def _simple(what: str, **context: Any) -> Reply:
+    return Reply(render("network_simple.j2", what=what, **context))
+
+
+def _help(req: Request) -> Reply:
+    return Reply(render("network_help.j2", owner=req.services.is_owner(req.user)))
+
+
+def _snapshot(req: Request) -> Reply:
+    days = network_service.parse_days(req.args[0], 0) if req.args else None
+    sent = req.services.call(network_service.send_snapshot, req.user, days)
+    req.services.deliver_now(sent.keys)
+    return Reply(":white_check_mark: Snapshot sent to your DM with PeerPulse.")
+
+
+def _champions(req: Request) -> Reply:
+    k = network_service.parse_count(req.args[0]) if req.args else None
+    c = req.services.call(network_service.champions, req.user, k)
+    p = c["picks"]
+    return Reply(render("network_champions.j2", k=c["k"], rec=p["recommended"],
+                        cur=p["current"], top=p["top_degree"], rnd=p["random"],
+                        names=c["names"], gain=c["gain"], people=c["people"]))
+
+
+def _compare(req: Request) -> Reply:
+    c = req.services.call(network_service.compare, req.user)
+    return Reply(render("network_compare.j2", days=c["days"], d=c["diff"], names=c["names"]))
+
+
+def _person(req: Request) -> Reply:
+    e = req.services.call(network_service.ego, req.user, _mentioned(req.args))
+    return Reply(render("network_person.j2", e=e))
+
+
+def _champion(req: Request) -> Reply:
+    if not req.args or req.args[0].lower() not in ("add", "remove"):
+        raise network_service.BadRequest(
+            "Use `/network champion add @someone` or `/network champion remove @someone`.")
+    who = _mentioned(req.args[1:])
+    on = req.args[0].lower() == "add"
+    req.services.call(network_service.change_champion, req.user, who, on)
+    return _simple("champion_on" if on else "champion_off", who=who)
+
+
+def _settings(req: Request) -> None:
+    prefs = req.services.call(settings_form.current_settings, req.user)
+    questions = {k: q.text for k, q in polls.QUESTIONS.items()}
+    req.client.views_open(trigger_id=req.command["trigger_id"],
+                          view=settings_modal(prefs, questions))
+
+
+def _opt(out: bool) -> Callable[[Request], Reply]:
+    def run(req: Request) -> Reply:
+        req.services.call(network_service.set_opt_out, req.user, out)
+        return _simple("optout" if out else "optin")
+    return run
+
+
+def _mydata(req: Request) -> Reply:
+    return Reply(render("network_mydata.j2",
+                        d=req.services.call(network_service.my_data, req.user)))
+
+
+def _forgetme(req: Request) -> Reply:
+    return Reply(render("network_simple.j2", what="forget_confirm"),
+                 blocks=forget_confirm_blocks())
+
+
+NETWORK: dict[str, Subcommand] = {s.name: s for s in (
+    Subcommand("help", _help),
+    Subcommand("snapshot", _snapshot, owner_only=True, working="your network snapshot"),
+    Subcommand("champions", _champions, owner_only=True,
+               working="champion recommendations"),
+    Subcommand("compare", _compare, owner_only=True,
+               working="the comparison with the previous period"),
+    Subcommand("person", _person, owner_only=True, working="that ego network"),
+    Subcommand("champion", _champion, owner_only=True),
+    Subcommand("settings", _settings, owner_only=True, before_ack=True),
+    Subcommand("optout", _opt(True)),
+    Subcommand("optin", _opt(False)),
+    Subcommand("mydata", _mydata),
+    Subcommand("forgetme", _forgetme),
+)}
+NETWORK["?"] = NETWORK["help"]
+
+
+def _split(command: dict[str, Any]) -> tuple[str, list[str]]:
+    words = str(command.get("text") or "").split()
+    return (words[0].lower() if words else "help"), words[1:]
+
+
 def register_network(app: App, services: Services) -> None:
     guard = guarded(services.client)
+
+    def request(command: dict[str, Any], client: WebClient) -> tuple[Subcommand | None,
+                                                                     Request]:
+        name, args = _split(command)
+        return NETWORK.get(name), Request(services, command["user_id"], args, command, client)
+
+    def reply(respond: Respond, answer: Reply | None) -> None:
+        if answer is not None:
+            respond(response_type="ephemeral", text=answer.text, blocks=answer.blocks)
 
     @guard
     def network_ack(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
                     ) -> None:
-        sub, args = _split(command)
-        user = command["user_id"]
-        if sub in OWNER_ONLY and not services.is_owner(user):
+        sub, req = request(command, client)
+        if sub is None:
+            ack()
+            respond(response_type="ephemeral",
+                    text=f"I don't know `/network {_split(command)[0]}`. "
+                         "Here's what I can do:")
+            reply(respond, _help(req))
+            return
+        if sub.owner_only and not services.is_owner(req.user):
             ack(response_type="ephemeral", text=str(NotAProgrammeOwner()))
             return
-        if sub in SLOW:
-            ack(response_type="ephemeral", text=render("network_working.j2", what=WORKING[sub]))
+        if sub.working:
+            ack(response_type="ephemeral", text=render("network_working.j2", what=sub.working))
             return
-        if sub == "settings":
-            prefs = settings_form.current_settings(services, user)
-            questions = {k: q.text for k, q in polls.QUESTIONS.items()}
-            client.views_open(trigger_id=command["trigger_id"],
-                              view=settings_modal(prefs, questions))
+        if sub.before_ack:
+            sub.run(req)
             ack()
             return
         ack()
-        if sub == "champion":
-            if not args or args[0].lower() not in ("add", "remove"):
-                raise network_service.BadRequest(
-                    "Use `/network champion add @someone` or `/network champion remove @someone`.")
-            who = _mentioned(args[1:])
-            on = args[0].lower() == "add"
-            network_service.change_champion(services, user, who, on)
-            respond(response_type="ephemeral", text=render(
-                "network_simple.j2", what="champion_on" if on else "champion_off", who=who))
-        elif sub in ("optout", "optin"):
-            network_service.set_opt_out(services, user, sub == "optout")
-            respond(response_type="ephemeral", text=render("network_simple.j2", what=sub))
-        elif sub == "mydata":
-            respond(response_type="ephemeral",
-                    text=render("network_mydata.j2", d=network_service.my_data(services, user)))
-        elif sub == "forgetme":
-            respond(response_type="ephemeral", text=render("network_simple.j2",
-                                                           what="forget_confirm"),
-                    blocks=forget_confirm_blocks())
-        else:
-            if sub not in ("help", "?"):
-                respond(response_type="ephemeral",
-                        text=f"I don't know `/network {sub}`. Here's what I can do:")
-            respond(response_type="ephemeral",
-                    text=render("network_help.j2", owner=services.is_owner(user)))
+        reply(respond, sub.run(req))
 
     @guard
     def network_work(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         # Runs after the acknowledgement (a Bolt lazy listener): may take a while.
-        sub, args = _split(command)
-        user = command["user_id"]
-        if sub not in SLOW or not services.is_owner(user):
+        sub, req = request(command, client)
+        if sub is None or not sub.working:
             return
-        if sub == "snapshot":
-            days = network_service.parse_days(args[0], 0) if args else None
-            send_snapshot(services, client, user, days)
-            respond(response_type="ephemeral",
-                    text=":white_check_mark: Snapshot sent to your DM with PeerPulse.")
-        elif sub == "champions":
-            k = network_service.parse_count(args[0]) if args else None
-            c = network_service.champions(services, user, k)
-            p = c["picks"]
-            respond(response_type="ephemeral", text=render(
-                "network_champions.j2", k=c["k"], rec=p["recommended"], cur=p["current"],
-                top=p["top_degree"], rnd=p["random"], names=c["names"], gain=c["gain"],
-                people=c["people"]))
-        elif sub == "compare":
-            c = network_service.compare(services, user)
-            respond(response_type="ephemeral", text=render(
-                "network_compare.j2", days=c["days"], d=c["diff"], names=c["names"]))
-        elif sub == "person":
-            e = network_service.ego(services, user, _mentioned(args))
-            respond(response_type="ephemeral", text=render("network_person.j2", e=e))
+        if sub.owner_only and not services.is_owner(req.user):
+            return
+        reply(respond, sub.run(req))
 
     app.command("/network")(ack=network_ack, lazy=[network_work])
 
@@ -155,6 +246,6 @@ def register_network(app: App, services: Services) -> None:
     @guard
     def forget_confirmed(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        n = network_service.forget_me(services, body["user"]["id"])
+        n = services.call(network_service.forget_me, body["user"]["id"])
         respond(response_type="ephemeral", replace_original=True,
                 text=render("network_simple.j2", what="forgotten", n=n))

@@ -6,9 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.services import Services
-from bot.services.kudos import on_reaction
-from bot.services.roster import member_changed
+from bot.services import Services, kudos, roster
 from handlers.errors import guarded
 
 
@@ -20,7 +18,7 @@ def register(app: App, services: Services) -> None:
         ack()
         user = event.get("user")
         if isinstance(user, dict) and services.workspace_id:
-            member_changed(services.sessions, services.workspace_id, user)
+            services.call(roster.member_changed, user)
 
     app.event("user_change")(on_member_change)
     app.event("team_join")(on_member_change)
@@ -29,10 +27,10 @@ def register(app: App, services: Services) -> None:
     @guard
     def reaction_added(ack: Ack, event: dict[str, Any]) -> None:
         ack()
-        on_reaction(services, event, removed=False)
+        services.call(kudos.on_reaction, event, removed=False)
 
     @app.event("reaction_removed")
     @guard
     def reaction_removed(ack: Ack, event: dict[str, Any]) -> None:
         ack()
-        on_reaction(services, event, removed=True)
+        services.call(kudos.on_reaction, event, removed=True)

@@ -12,7 +12,6 @@ from bot.services import Services
 from bot.services import kudos as kudos_service
 from bot.services import network as network_service
 from bot.ui import OWNER_EXPORT, OWNER_SNAPSHOT, owner_home, personal_home
-from handlers.delivery import send_export, send_snapshot
 from handlers.errors import guarded
 
 
@@ -20,9 +19,9 @@ def register(app: App, services: Services) -> None:
     guard = guarded(services.client)
 
     def publish(client: WebClient, user: str) -> None:
-        history = kudos_service.my_kudos(services, user)
+        history = services.call(kudos_service.my_kudos, user)
         if services.is_owner(user):
-            view = owner_home(network_service.dashboard(services), history)
+            view = owner_home(services.call(network_service.dashboard), history)
         else:
             view = personal_home(history)
         client.views_publish(user_id=user, view=view)
@@ -41,11 +40,11 @@ def register(app: App, services: Services) -> None:
     def snapshot_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         user = body["user"]["id"]
-        send_snapshot(services, client, user, None)
+        services.deliver_now(services.call(network_service.send_snapshot, user, None).keys)
         publish(client, user)
 
     @app.action(OWNER_EXPORT)
     @guard
     def export_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        send_export(services, client, body["user"]["id"])
+        services.deliver_now(services.call(network_service.send_export, body["user"]["id"]).keys)

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.services import Services
-from bot.services import kudos as kudos_service
+from bot.services import settings as programme
 from bot.ui import kudos_modal
 from handlers.errors import guarded
 
@@ -20,14 +20,14 @@ def register(app: App, services: Services) -> None:
     @guard
     def give_kudos(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
         ack()
-        prefs = kudos_service.programme_settings(services)
+        prefs = services.call(programme.current)
         client.views_open(trigger_id=shortcut["trigger_id"], view=kudos_modal(prefs))
 
     @app.shortcut("kudos_for_message")
     @guard
     def kudos_for_message(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
         ack()
-        prefs = kudos_service.programme_settings(services)
+        prefs = services.call(programme.current)
         message = shortcut.get("message") or {}
         author = message.get("user")
         initial = [author] if author and not message.get("bot_id") else []

@@ -11,7 +11,14 @@ from slack_sdk.errors import SlackApiError
 from bot.rendering import render
 from bot.services import Services, settings_form
 from bot.services import kudos as kudos_service
-from bot.ui import KUDOS_MODAL, SETTINGS_MODAL, read_kudos_modal, read_settings_modal
+from bot.services.outbox import Outgoing
+from bot.ui import (
+    KUDOS_MODAL,
+    SETTINGS_MODAL,
+    kudos_confirmation,
+    read_kudos_modal,
+    read_settings_modal,
+)
 from handlers.errors import guarded
 
 
@@ -28,35 +35,34 @@ def register(app: App, services: Services) -> None:
             giver=giver, recipients=tuple(users), reason=reason, value=value,
             request_key=str(view.get("id")), channel=meta.get("channel"))
         try:
-            outcome, prefs = kudos_service.kudos_from_modal(services, draft)
+            given = services.call(kudos_service.from_modal, draft)
         except kudos_service.KudosRejected as exc:
             # Inline field errors keep the form open with what the giver typed.
             ack(response_action="errors", errors={exc.field: str(exc)[:150]})
             return
         ack()
-        said = kudos_service.announce_kudos(client, outcome, prefs)
-        text = render("kudos_confirm.j2", duplicate=outcome.duplicate, stored=outcome.stored,
-                      already=outcome.already, reason=outcome.reason, value=outcome.value,
-                      channel=prefs.kudos_channel if said.channel_ts else None,
-                      failed=said.failed)
+        text = kudos_confirmation(given, services.deliver_now(given.keys))
         try:
             if meta.get("channel"):
                 client.chat_postEphemeral(channel=meta["channel"], user=giver, text=text)
-            else:
-                client.chat_postMessage(channel=giver, text=text)
+                return
         except SlackApiError:
-            # e.g. the bot is not in that channel: fall back to the giver's DM.
-            client.chat_postMessage(channel=giver, text=text)
+            pass  # e.g. the bot is not in that channel: tell the giver in their DM instead
+        said = "again" if given.outcome.duplicate else "stored"
+        services.send_now([Outgoing(key=f"kudos-confirm:{draft.request_key}:{said}",
+                                    channel=giver, text=text)])
 
     @app.view(SETTINGS_MODAL)
     @guard
-    def settings_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                           client: WebClient) -> None:
+    def settings_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         owner = body["user"]["id"]
-        changed, errors = settings_form.save_settings(services, owner, read_settings_modal(view))
+        changed, errors = services.call(settings_form.save_settings, owner,
+                                        read_settings_modal(view))
         if errors:
             ack(response_action="errors", errors=errors)
             return
         ack()
-        client.chat_postMessage(channel=owner, text=render(
-            "network_simple.j2", what="settings_saved", changed=sorted(changed)))
+        services.send_now([Outgoing(
+            key=f"settings-saved:{view.get('id')}:{view.get('hash')}",
+            channel=owner,
+            text=render("network_simple.j2", what="settings_saved", changed=sorted(changed)))])

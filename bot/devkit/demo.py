@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
+from bot.app import build_services
 from bot.config import load_settings
 from bot.devkit.botprocess import BotProcess
 from bot.devkit.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox, wait_for
@@ -28,8 +28,8 @@ from bot.devkit.signed_client import SignedClient
 from bot.devkit.simulation import Organisation, simulate_organisation
 from bot.models import AuditEntry, OutboxMessage, Person, PollRequest, Tie, Workspace
 from bot.services import polls
-from bot.services.export import export_csv
-from bot.services.roster import import_roster, set_champion
+from bot.services import roster as roster_service
+from bot.services.export import export
 
 SIGNING_SECRET = "demo-signing-secret"
 DEMO_OWNER_INDEX = 0
@@ -62,18 +62,18 @@ def _play_poll_rounds(org: Organisation, slack: SignedClient, sandbox: SlackSand
                       say: Narrator) -> None:
     """Weekly poll rounds through the bot's own code path and sender; simulated people
     answer along the hidden structure (or not), by clicking in their DM."""
+    # The bot's own wiring, on the workspace it recorded (as `peerpulse poll send-now`).
     settings = load_settings(None, DATABASE_URL=db_url, **DEMO_POLL_ENV)
+    services = build_services(settings, migrate=False).use_stored_workspace()
     rng = random.Random(seed)
-    with sessions() as s:
-        ws_id = s.scalars(select(Workspace.id)).one()
     totals = dict.fromkeys(("undelivered", "asked", "named", "nobody", "paused", "silent",
                             "refused", "duplicates"), 0)
     for week in range(weeks):
         question = POLL_ROTATION[week % len(POLL_ROTATION)]
         if week == 0:
             sandbox.rate_limit("chat.postMessage", 0.2, retry_after=1, seed=seed)
-        opened = polls.start_round(sessions, settings, ws_id, question, datetime.now(UTC),
-                                   trigger="demo", round_key=f"demo:{week}")
+        opened = services.call(polls.start_round, question, trigger="demo",
+                               round_key=f"demo:{week}")
         with sessions() as s:
             asked = list(s.execute(
                 select(PollRequest.id, Person.slack_id)
@@ -251,14 +251,13 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
                 f"deactivated, bots and Slackbot skipped ({len(calls)} calls, "
                 f"{sum(c.status == 429 for c in calls)} answered 429 and retried)")
 
+            services = build_services(load_settings(None, DATABASE_URL=db_url),
+                                      migrate=False).use_stored_workspace()
             roster = org.roster_csv(out_dir / "roster.csv")
-            with db.transaction(sessions) as s:
-                ws = s.scalars(select(Workspace)).one()
-                result = import_roster(s, ws, roster)
-                champions = list(dict.fromkeys(
-                    [*org.hyper_connected[:1], org.people[1].id, org.people[2].id]))
-                for cid in champions:
-                    set_champion(s, ws, cid, True)
+            result = services.call(roster_service.import_file, roster)
+            champions = list(dict.fromkeys(
+                [*org.hyper_connected[:1], org.people[1].id, org.people[2].id]))
+            services.call(roster_service.set_champions, champions)
             say(f"Roster imported from {roster.name}: team, manager and title for "
                 f"{result.rows} people; {len(champions)} champions marked")
 
@@ -292,9 +291,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
 
             _play_poll_rounds(org, slack, sandbox, sessions, db_url, weeks, seed, say)
 
-            with db.transaction(sessions) as s:
-                ws = s.scalars(select(Workspace)).one()
-                exported = export_csv(s, ws, out_dir)
+            exported = services.call(export, out_dir)
             say(f"Exported {exported.ties} tie events and {exported.people} people to "
                 f"{exported.ties_path.name} and {exported.people_path.name}")
 

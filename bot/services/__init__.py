@@ -1,35 +1,84 @@
-"""Use cases of the bot. Each service takes its session, clock and Slack client as arguments."""
+"""Use cases of the bot, all of one shape: ``use_case(uow, ...) -> plain result``.
+
+A use case takes a `Unit` first: one transaction and every collaborator it may need (the
+session, the workspace, the programme settings in force, the clock reading, the Slack
+client, the process settings, and the outbox through `Unit.send`), then its own
+arguments, and returns plain data. It never commits, opens sessions or posts messages
+itself. `Services` is the wiring, built once by the composition root
+(`bot.app.build_services`) and shared by the Bolt listeners, the scheduled jobs
+(`bot.jobs`), every CLI command and the demo; `Services.call` is the one transaction idiom.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.errors import PeerPulseError
 
 if TYPE_CHECKING:
     from bot.models import Workspace
+    from bot.services.delivery import Delivery, DeliveryReport
+    from bot.services.outbox import Outgoing
     from bot.services.settings import ProgrammeSettings
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+class WorkspaceUnknown(PeerPulseError):
+    """No workspace is recorded yet, or several and none was chosen."""
+
+
+@dataclass
+class Unit:
+    """One unit of work: a transaction and the collaborators a use case may need."""
+
+    session: Session
+    workspace: Workspace
+    prefs: ProgrammeSettings
+    now: datetime
+    settings: Settings
+    slack: WebClient
+    queued: list[str] = field(default_factory=list)
+
+    def send(self, messages: Iterable[Outgoing]) -> list[str]:
+        """Queue messages in the outbox inside this transaction: they are committed with
+        the data they announce, or not at all. Returns their keys (`Services.deliver_now`
+        posts them at once; otherwise the background sender does)."""
+        from bot.services.outbox import enqueue
+
+        batch = list(messages)
+        enqueue(self.session, self.workspace.id, batch, self.now)
+        keys = [m.key for m in batch]
+        self.queued.extend(keys)
+        return keys
+
+    def is_owner(self, user_id: str) -> bool:
+        return user_id in self.settings.owners
+
+
 @dataclass
 class Services:
-    """What handlers and jobs need, built once by `bot.app.create_app`."""
+    """The wiring every entry point shares. ``workspace_id`` is learned once at start-up
+    (`auth.test` in the runtime, the stored workspace in the CLI)."""
 
     settings: Settings
     sessions: sessionmaker[Session]
     client: WebClient
     clock: Callable[[], datetime] = system_clock
+    delivery: Delivery | None = None
     team_id: str = ""
     workspace_id: int = 0
 
@@ -38,7 +87,8 @@ class Services:
 
     @contextmanager
     def unit(self) -> Iterator[Unit]:
-        """One transaction with the workspace row and its effective programme settings."""
+        """One transaction (commit on success, roll back on error) with its workspace row
+        and effective programme settings."""
         from bot.db import transaction
         from bot.models import Workspace
         from bot.services.settings import effective_settings
@@ -46,14 +96,51 @@ class Services:
         with transaction(self.sessions) as session:
             workspace = session.get(Workspace, self.workspace_id)
             if workspace is None:
-                raise RuntimeError("workspace not identified yet (auth.test has not run)")
+                raise WorkspaceUnknown(
+                    "no workspace recorded yet: start the bot once (peerpulse run) so it "
+                    "learns its workspace and syncs the roster")
             prefs = effective_settings(session, workspace.id, self.settings)
-            yield Unit(session, workspace, prefs, self.clock())
+            yield Unit(session, workspace, prefs, self.clock(), self.settings, self.client)
 
+    def call(self, use_case: Callable[Concatenate[Unit, P], R], *args: P.args,
+             **kwargs: P.kwargs) -> R:
+        """Run ``use_case`` in one unit of work and return its result."""
+        with self.unit() as uow:
+            return use_case(uow, *args, **kwargs)
 
-@dataclass
-class Unit:
-    session: Session
-    workspace: Workspace
-    prefs: ProgrammeSettings
-    now: datetime
+    def deliver_now(self, keys: Iterable[str]) -> DeliveryReport:
+        """Post queued messages at once (someone is waiting); see `bot.services.delivery`."""
+        from bot.services.delivery import DeliveryReport
+
+        keys = list(keys)
+        if self.delivery is None:
+            return DeliveryReport.queued(keys)
+        return self.delivery.deliver_now(keys)
+
+    def send_now(self, messages: Iterable[Outgoing]) -> DeliveryReport:
+        """Queue ``messages`` in their own unit of work, then post them at once."""
+        batch = list(messages)
+        with self.unit() as uow:
+            keys = uow.send(batch)
+        return self.deliver_now(keys)
+
+    def use_stored_workspace(self, team: str | None = None) -> Services:
+        """Serve the workspace already recorded (for CLI commands, which run without
+        `auth.test`); ``team`` picks one when several are stored."""
+        from sqlalchemy import select
+
+        from bot.models import Workspace
+
+        with self.sessions() as session:
+            found = list(session.scalars(select(Workspace).order_by(Workspace.id)))
+        if team:
+            found = [w for w in found if w.slack_team_id == team]
+        if not found:
+            raise WorkspaceUnknown(
+                "no workspace recorded yet: start the bot once (peerpulse run) so it "
+                "learns its workspace and syncs the roster")
+        if len(found) > 1:
+            ids = ", ".join(w.slack_team_id for w in found)
+            raise WorkspaceUnknown(f"several workspaces ({ids}): choose one with --team")
+        self.team_id, self.workspace_id = found[0].slack_team_id, found[0].id
+        return self

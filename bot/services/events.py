@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.models import ProcessedEvent
+from bot.services import Unit
 
 
 def first_delivery(session: Session, event_id: str) -> bool:
@@ -27,3 +28,15 @@ def forget_old_events(session: Session, now: datetime, keep: timedelta = timedel
     """Slack retries for minutes, not days: older ids can go."""
     res = session.execute(delete(ProcessedEvent).where(ProcessedEvent.received_at < now - keep))
     return int(getattr(res, "rowcount", 0) or 0)
+
+
+# Use cases (see bot.services) ---------------------------------------------------------
+
+def record_delivery(uow: Unit, event_id: str) -> bool:
+    """The Events API middleware: True the first time ``event_id`` arrives."""
+    return first_delivery(uow.session, event_id)
+
+
+def housekeeping(uow: Unit) -> int:
+    """The nightly job: forget event ids too old to be redelivered."""
+    return forget_old_events(uow.session, uow.now)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from analytics.io import write_people, write_ties
 from bot.models import Workspace
+from bot.services import Unit
 from bot.services.ties import analysis_inputs
 
 
@@ -32,3 +33,9 @@ def export_csv(session: Session, workspace: Workspace, out_dir: Path) -> ExportR
     write_ties(ties_path, ties)
     write_people(people_path, people)
     return ExportResult(ties_path, people_path, len(ties), len(people))
+
+
+def export(uow: Unit, out_dir: Path) -> ExportResult:
+    """`peerpulse export --out DIR` (owners' App Home export goes through
+    `bot.services.network.export_for_owner`, which audits who asked)."""
+    return export_csv(uow.session, uow.workspace, out_dir)

@@ -22,14 +22,16 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.errors import PeerPulseError
 from bot.models import Person, Tie, Workspace
-from bot.services import Services
+from bot.services import Unit
+from bot.services.delivery import message_key
+from bot.services.outbox import Outgoing
 from bot.services.roster import apply_user, is_person
 from bot.services.settings import ProgrammeSettings
 from bot.services.ties import NewTie, record_tie
+from bot.ui import MAX_RECIPIENTS
 
 log = logging.getLogger(__name__)
 
-MAX_RECIPIENTS = 10
 KIND = "recognised"
 
 
@@ -124,6 +126,7 @@ class KudosOutcome:
     already: list[str] = field(default_factory=list)
     reason: str = ""
     value: str | None = None
+    origin: str = "kudos"
 
     @property
     def duplicate(self) -> bool:
@@ -227,7 +230,7 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft:
     if giver.opted_out:
         raise KudosRejected("You've opted out of PeerPulse; `/network optin` to give kudos "
                             "again.")
-    outcome = KudosOutcome(giver=draft.giver, reason=reason, value=draft.value)
+    outcome = KudosOutcome(giver=draft.giver, reason=reason, value=draft.value, origin=origin)
     keys = {r: kudos_key(origin, draft.request_key, r) for r in recipients}
     seen = set(session.scalars(select(Tie.origin_key).where(
         Tie.workspace_id == workspace.id, Tie.origin_key.in_(list(keys.values())))))
@@ -322,95 +325,86 @@ def kudos_history(session: Session, workspace: Workspace, slack_id: str, *, now:
     return KudosHistory(received, given, rtotal, gtotal, days)
 
 
-@dataclass
-class Announcement:
-    """What was posted about a kudos, and what could not be (Slack failing after retries)."""
+def announcements(outcome: KudosOutcome, prefs: ProgrammeSettings, request_key: str
+                  ) -> tuple[list[Outgoing], str | None]:
+    """The DM to each new recipient and the public recognition, one per stored kudos.
 
-    dms: list[str] = field(default_factory=list)
-    channel_ts: str | None = None
-    failed: list[str] = field(default_factory=list)
-
-
-def announce_kudos(client: WebClient, outcome: KudosOutcome, prefs: ProgrammeSettings
-                   ) -> Announcement:
-    """DM each new recipient and post the public recognition, once per stored kudos.
-
-    The ties are already stored: a Slack failure here is reported, never undone.
+    Returns the messages and the key of the channel post (None when there is none).
     """
     from bot.rendering import render
 
-    done = Announcement()
     ctx = {"giver": outcome.giver, "recipients": outcome.stored, "reason": outcome.reason,
            "value": outcome.value}
-    for r in outcome.stored:
-        try:
-            client.chat_postMessage(channel=r, text=render("kudos_dm.j2", **ctx),
-                                   unfurl_links=False)
-            done.dms.append(r)
-        except SlackApiError as exc:
-            log.warning("kudos DM to %s failed: %s", r, exc.response.get("error"))
-            done.failed.append(f"DM to <@{r}>")
+    messages = [Outgoing(key=message_key("kudos-dm", outcome.origin, request_key, r),
+                         channel=r, text=render("kudos_dm.j2", **ctx))
+                for r in outcome.stored]
+    channel_key = None
     if prefs.kudos_channel and outcome.stored:
-        try:
-            resp = client.chat_postMessage(channel=prefs.kudos_channel,
-                                           text=render("kudos_channel.j2", **ctx),
-                                           unfurl_links=False)
-            done.channel_ts = resp.get("ts")
-        except SlackApiError as exc:
-            log.warning("kudos channel post failed: %s", exc.response.get("error"))
-            done.failed.append(f"the post in <#{prefs.kudos_channel}>")
-    return done
+        channel_key = message_key("kudos-post", outcome.origin, request_key,
+                                  ",".join(outcome.stored))
+        messages.append(Outgoing(key=channel_key, channel=prefs.kudos_channel, dm=False,
+                                 text=render("kudos_channel.j2", **ctx)))
+    return messages, channel_key
 
 
-# Use cases called by the handlers: each runs in one transaction and returns plain data.
+@dataclass(frozen=True)
+class KudosGiven:
+    """A stored kudos and the messages queued to announce it."""
 
-def kudos_from_command(services: Services, *, giver: str, text: str, request_key: str,
-                       ) -> tuple[KudosOutcome, Announcement, ProgrammeSettings]:
-    with services.unit() as u:
-        parsed = parse_kudos_text(text, u.prefs.kudos_values)
-        if not parsed.users and not parsed.groups:
-            if parsed.unlinked:
-                raise KudosRejected(
-                    f"I couldn't tell who @{parsed.unlinked[0]} is. Pick people from Slack's "
-                    "@-mention list so they're linked.")
-            raise NeedsHelp()
-        draft = KudosDraft(giver=giver, recipients=parsed.users, groups=parsed.groups,
-                           reason=parsed.reason, value=parsed.value, request_key=request_key)
-        outcome = give_kudos(u.session, services.client, u.workspace, draft, prefs=u.prefs,
-                             now=u.now)
-        prefs = u.prefs
-    return outcome, announce_kudos(services.client, outcome, prefs), prefs
+    outcome: KudosOutcome
+    prefs: ProgrammeSettings
+    dm_keys: dict[str, str]  # recipient -> outbox key
+    channel_key: str | None
+
+    @property
+    def keys(self) -> list[str]:
+        return [*self.dm_keys.values(), *([self.channel_key] if self.channel_key else [])]
 
 
-def kudos_from_modal(services: Services, draft: KudosDraft
-                     ) -> tuple[KudosOutcome, ProgrammeSettings]:
-    """Validate and store a modal submission; raises `KudosRejected` with its field."""
-    with services.unit() as u:
-        return give_kudos(u.session, services.client, u.workspace, draft, prefs=u.prefs,
-                          now=u.now), u.prefs
+def _give_and_announce(uow: Unit, draft: KudosDraft) -> KudosGiven:
+    outcome = give_kudos(uow.session, uow.slack, uow.workspace, draft, prefs=uow.prefs,
+                         now=uow.now)
+    messages, channel_key = announcements(outcome, uow.prefs, draft.request_key)
+    keys = uow.send(messages)
+    return KudosGiven(outcome, uow.prefs, dict(zip(outcome.stored, keys, strict=False)),
+                      channel_key)
 
 
-def programme_settings(services: Services) -> ProgrammeSettings:
-    with services.unit() as u:
-        return u.prefs
+# Use cases (see bot.services): each takes the unit of work first and returns plain data.
+
+def from_command(uow: Unit, *, giver: str, text: str, request_key: str) -> KudosGiven:
+    """`/kudos ...`: parse, check every rule, store the ties and queue their messages."""
+    parsed = parse_kudos_text(text, uow.prefs.kudos_values)
+    if not parsed.users and not parsed.groups:
+        if parsed.unlinked:
+            raise KudosRejected(
+                f"I couldn't tell who @{parsed.unlinked[0]} is. Pick people from Slack's "
+                "@-mention list so they're linked.")
+        raise NeedsHelp()
+    return _give_and_announce(uow, KudosDraft(
+        giver=giver, recipients=parsed.users, groups=parsed.groups, reason=parsed.reason,
+        value=parsed.value, request_key=request_key))
 
 
-def on_reaction(services: Services, event: dict[str, object], *, removed: bool) -> bool:
+def from_modal(uow: Unit, draft: KudosDraft) -> KudosGiven:
+    """A submitted kudos modal; raises `KudosRejected` naming the field at fault."""
+    return _give_and_announce(uow, draft)
+
+
+def on_reaction(uow: Unit, event: dict[str, object], *, removed: bool) -> bool:
     """Reaction kudos (when enabled): returns True when a tie was added or removed."""
     item = event.get("item")
     if not isinstance(item, dict) or item.get("type") != "message":
         return False
-    with services.unit() as u:
-        if not u.prefs.reaction_kudos or event.get("reaction") != u.prefs.reaction_emoji:
-            return False
-        args = {"reactor": str(event.get("user") or ""), "author": event.get("item_user"),
-                "channel": str(item.get("channel") or ""), "ts": str(item.get("ts") or "")}
-        if removed:
-            return remove_reaction_kudos(u.session, u.workspace, **args)  # type: ignore[arg-type]
-        return reaction_kudos(u.session, services.client, u.workspace, prefs=u.prefs,
-                              now=u.now, **args)  # type: ignore[arg-type]
+    if not uow.prefs.reaction_kudos or event.get("reaction") != uow.prefs.reaction_emoji:
+        return False
+    args = {"reactor": str(event.get("user") or ""), "author": event.get("item_user"),
+            "channel": str(item.get("channel") or ""), "ts": str(item.get("ts") or "")}
+    if removed:
+        return remove_reaction_kudos(uow.session, uow.workspace, **args)  # type: ignore[arg-type]
+    return reaction_kudos(uow.session, uow.slack, uow.workspace, prefs=uow.prefs,
+                          now=uow.now, **args)  # type: ignore[arg-type]
 
 
-def my_kudos(services: Services, user_id: str, days: int = 90) -> KudosHistory:
-    with services.unit() as u:
-        return kudos_history(u.session, u.workspace, user_id, now=u.now, days=days)
+def my_kudos(uow: Unit, user_id: str, days: int = 90) -> KudosHistory:
+    return kudos_history(uow.session, uow.workspace, user_id, now=uow.now, days=days)

@@ -23,8 +23,10 @@ from analytics.pipeline import analyze
 from analytics.report.outputs import write_outputs
 from bot.errors import NotAProgrammeOwner, PeerPulseError
 from bot.models import AuditEntry, Person, Tie, Workspace
-from bot.services import Services, Unit
+from bot.services import Unit
+from bot.services.delivery import file_message, message_key
 from bot.services.export import export_csv
+from bot.services.outbox import Outgoing
 from bot.services.roster import set_champion
 from bot.services.ties import analysis_inputs, person_by_slack_id
 
@@ -38,8 +40,8 @@ class BadRequest(PeerPulseError):
     """A `/network` subcommand with arguments that don't make sense."""
 
 
-def require_owner(services: Services, user_id: str) -> None:
-    if not services.is_owner(user_id):
+def require_owner(uow: Unit, user_id: str) -> None:
+    if not uow.is_owner(user_id):
         raise NotAProgrammeOwner()
 
 
@@ -103,40 +105,72 @@ class Snapshot:
     taken_at: datetime
 
 
-def take_snapshot(services: Services, requester: str, days: int | None = None) -> Snapshot:
+def take_snapshot(u: Unit, requester: str, days: int | None = None) -> Snapshot:
     """Analyse the stored ties, write every output file, and audit who asked."""
-    require_owner(services, requester)
-    with services.unit() as u:
-        window = days or u.prefs.analysis_window_days
-        analysis = _analyse(u, window)
-        stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
-        folder = Path(services.settings.data_dir).resolve() / "snapshots" / f"{stamp}-{window}d"
-        files = write_outputs(analysis, folder)
-        summary = headline(analysis.result)
-        audit(u.session, u.workspace, requester, "snapshot",
-              {"days": window, "folder": str(folder), "headline": summary})
-        return Snapshot(window, folder, files, summary, u.now)
+    require_owner(u, requester)
+    window = days or u.prefs.analysis_window_days
+    analysis = _analyse(u, window)
+    stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(u.settings.data_dir).resolve() / "snapshots" / f"{stamp}-{window}d"
+    files = write_outputs(analysis, folder)
+    summary = headline(analysis.result)
+    audit(u.session, u.workspace, requester, "snapshot",
+          {"days": window, "folder": str(folder), "headline": summary})
+    return Snapshot(window, folder, files, summary, u.now)
 
 
-def export_for_owner(services: Services, requester: str) -> tuple[Path, Path, int, int]:
-    require_owner(services, requester)
-    with services.unit() as u:
-        stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
-        folder = Path(services.settings.data_dir).resolve() / "exports" / stamp
-        result = export_csv(u.session, u.workspace, folder)
-        audit(u.session, u.workspace, requester, "export",
-              {"folder": str(folder), "ties": result.ties, "people": result.people})
-        return result.ties_path, result.people_path, result.ties, result.people
+@dataclass(frozen=True)
+class Sent:
+    """Messages queued for an owner (`Services.deliver_now` posts them)."""
+
+    keys: list[str]
 
 
-def champions(services: Services, requester: str, k: int | None) -> dict[str, Any]:
+def send_snapshot(u: Unit, requester: str, days: int | None = None) -> Sent:
+    """Take a snapshot and queue it for the owner's DM: the summary, then the files."""
+    from bot.rendering import render, section
+
+    snap = take_snapshot(u, requester, days)
+    text = render("network_snapshot.j2", days=snap.days, h=snap.headline)
+    paths = [p for p in snap.files.values() if p.name in SNAPSHOT_FILES]
+    paths.sort(key=lambda p: SNAPSHOT_FILES.index(p.name))
+    key = message_key("snapshot", requester, snap.folder.name)
+    return Sent(u.send([
+        Outgoing(key=f"{key}:summary", channel=requester, text=text, blocks=[section(text)]),
+        file_message(f"{key}:files", requester, paths,
+                     f"Snapshot files ({snap.days} days), also kept on the server in "
+                     f"{snap.folder}"),
+    ]))
+
+
+def export_for_owner(u: Unit, requester: str) -> tuple[Path, Path, int, int]:
+    require_owner(u, requester)
+    stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
+    folder = Path(u.settings.data_dir).resolve() / "exports" / stamp
+    result = export_csv(u.session, u.workspace, folder)
+    audit(u.session, u.workspace, requester, "export",
+          {"folder": str(folder), "ties": result.ties, "people": result.people})
+    return result.ties_path, result.people_path, result.ties, result.people
+
+
+def send_export(u: Unit, requester: str) -> Sent:
+    """Export the stored ties and people and queue the CSV files for the owner's DM."""
+    from bot.rendering import render
+
+    ties_path, people_path, ties, people = export_for_owner(u, requester)
+    return Sent(u.send([file_message(
+        message_key("export", requester, ties_path.parent.name), requester,
+        [ties_path, people_path],
+        render("network_simple.j2", what="export", ties=ties, people=people))]))
+
+
+def champions(u: Unit, requester: str, k: int | None) -> dict[str, Any]:
     """Recommended champions vs the current ones, on the current window."""
-    require_owner(services, requester)
+    require_owner(u, requester)
     k = k or 5
     if not 1 <= k <= 50:
         raise BadRequest("Ask for between 1 and 50 champions, e.g. `/network champions 5`.")
-    with services.unit() as u:
-        analysis = _analyse(u, u.prefs.analysis_window_days, champions_k=k)
+    analysis = _analyse(u, u.prefs.analysis_window_days, champions_k=k)
     picks = analysis.result["recommendation"]
     names = {p["id"]: p.get("name") or p["id"] for p in analysis.result["people"]}
     current = picks.get("current") or {"ids": [], "coverage_two_step": 0.0}
@@ -146,27 +180,25 @@ def champions(services: Services, requester: str, k: int | None) -> dict[str, An
             "people": analysis.result["network"]["people"]}
 
 
-def compare(services: Services, requester: str) -> dict[str, Any]:
+def compare(u: Unit, requester: str) -> dict[str, Any]:
     """This window against the one before it."""
-    require_owner(services, requester)
-    with services.unit() as u:
-        days = u.prefs.analysis_window_days
-        inputs = analysis_inputs(u.session, u.workspace)  # read once, analysed twice
-        after = _analyse(u, days, inputs=inputs)
-        before = _analyse(u, days, now=u.now - timedelta(days=days), inputs=inputs)
-        diff = diff_snapshots(before, after, min_group_size=u.prefs.min_group_size)
+    require_owner(u, requester)
+    days = u.prefs.analysis_window_days
+    inputs = analysis_inputs(u.session, u.workspace)  # read once, analysed twice
+    after = _analyse(u, days, inputs=inputs)
+    before = _analyse(u, days, now=u.now - timedelta(days=days), inputs=inputs)
+    diff = diff_snapshots(before, after, min_group_size=u.prefs.min_group_size)
     names = {p["id"]: p.get("name") or p["id"] for p in after.result["people"]}
     for p in before.result["people"]:
         names.setdefault(p["id"], p.get("name") or p["id"])
     return {"days": days, "diff": diff, "names": names}
 
 
-def ego(services: Services, requester: str, person_id: str) -> dict[str, Any]:
+def ego(u: Unit, requester: str, person_id: str) -> dict[str, Any]:
     """One person's ego network: who named them, whom they named, their figures and roles."""
-    require_owner(services, requester)
-    with services.unit() as u:
-        person_by_slack_id(u.session, u.workspace, person_id)
-        analysis = _analyse(u, u.prefs.analysis_window_days)
+    require_owner(u, requester)
+    person_by_slack_id(u.session, u.workspace, person_id)
+    analysis = _analyse(u, u.prefs.analysis_window_days)
     G = analysis.graph
     if person_id not in G:
         raise BadRequest(f"<@{person_id}> is not in the analysed network (opted out, "
@@ -182,21 +214,19 @@ def ego(services: Services, requester: str, person_id: str) -> dict[str, Any]:
     }
 
 
-def change_champion(services: Services, requester: str, person_id: str, on: bool) -> str:
-    require_owner(services, requester)
-    with services.unit() as u:
-        person = set_champion(u.session, u.workspace, person_id, on)
-        audit(u.session, u.workspace, requester, "champion.add" if on else "champion.remove",
-              {"person": person_id})
-        return person.label
+def change_champion(u: Unit, requester: str, person_id: str, on: bool) -> str:
+    require_owner(u, requester)
+    person = set_champion(u.session, u.workspace, person_id, on)
+    audit(u.session, u.workspace, requester, "champion.add" if on else "champion.remove",
+          {"person": person_id})
+    return person.label
 
 
 # Everyone's own data -------------------------------------------------------------------
 
-def set_opt_out(services: Services, user_id: str, out: bool) -> None:
-    with services.unit() as u:
-        person = person_by_slack_id(u.session, u.workspace, user_id)
-        person.opted_out = out
+def set_opt_out(u: Unit, user_id: str, out: bool) -> None:
+    person = person_by_slack_id(u.session, u.workspace, user_id)
+    person.opted_out = out
 
 
 @dataclass
@@ -207,36 +237,34 @@ class MyData:
     named: list[str] = field(default_factory=list)
 
 
-def my_data(services: Services, user_id: str) -> MyData:
+def my_data(u: Unit, user_id: str) -> MyData:
     """Everything PeerPulse holds about the asker (who named them stays private)."""
-    with services.unit() as u:
-        p = person_by_slack_id(u.session, u.workspace, user_id)
-        profile = {k: getattr(p, k) for k in ("real_name", "display_name", "email", "tz", "team",
-                                              "manager", "title", "is_champion", "opted_out",
-                                              "polls_paused")}
-        given = dict(u.session.execute(select(Tie.kind, func.count(Tie.id)).where(
-            Tie.source_id == p.id).group_by(Tie.kind)).tuples().all())
-        received = dict(u.session.execute(select(Tie.kind, func.count(Tie.id)).where(
-            Tie.target_id == p.id).group_by(Tie.kind)).tuples().all())
-        named = list(u.session.scalars(
-            select(Person.slack_id).join(Tie, Tie.target_id == Person.id)
-            .where(Tie.source_id == p.id).distinct().order_by(Person.slack_id)))
-        return MyData(profile, given, received, named)
+    p = person_by_slack_id(u.session, u.workspace, user_id)
+    profile = {k: getattr(p, k) for k in ("real_name", "display_name", "email", "tz", "team",
+                                          "manager", "title", "is_champion", "opted_out",
+                                          "polls_paused")}
+    given = dict(u.session.execute(select(Tie.kind, func.count(Tie.id)).where(
+        Tie.source_id == p.id).group_by(Tie.kind)).tuples().all())
+    received = dict(u.session.execute(select(Tie.kind, func.count(Tie.id)).where(
+        Tie.target_id == p.id).group_by(Tie.kind)).tuples().all())
+    named = list(u.session.scalars(
+        select(Person.slack_id).join(Tie, Tie.target_id == Person.id)
+        .where(Tie.source_id == p.id).distinct().order_by(Person.slack_id)))
+    return MyData(profile, given, received, named)
 
 
-def forget_me(services: Services, user_id: str) -> int:
+def forget_me(u: Unit, user_id: str) -> int:
     """Erase every tie to or from the asker, for good, and keep them out from now on."""
-    with services.unit() as u:
-        p = person_by_slack_id(u.session, u.workspace, user_id)
-        res = u.session.execute(delete(Tie).where(
-            Tie.workspace_id == u.workspace.id,
-            or_(Tie.source_id == p.id, Tie.target_id == p.id)))
-        p.opted_out = True
-        p.team = p.manager = p.title = p.location = None
-        # The audit keeps that an erasure happened, not whose.
-        audit(u.session, u.workspace, "erased-person", "privacy.erase",
-              {"ties": int(getattr(res, "rowcount", 0) or 0)})
-        return int(getattr(res, "rowcount", 0) or 0)
+    p = person_by_slack_id(u.session, u.workspace, user_id)
+    res = u.session.execute(delete(Tie).where(
+        Tie.workspace_id == u.workspace.id,
+        or_(Tie.source_id == p.id, Tie.target_id == p.id)))
+    p.opted_out = True
+    p.team = p.manager = p.title = p.location = None
+    # The audit keeps that an erasure happened, not whose.
+    audit(u.session, u.workspace, "erased-person", "privacy.erase",
+          {"ties": int(getattr(res, "rowcount", 0) or 0)})
+    return int(getattr(res, "rowcount", 0) or 0)
 
 
 # Owner dashboard -----------------------------------------------------------------------
@@ -250,27 +278,26 @@ class Dashboard:
     people: int
 
 
-def dashboard(services: Services, now: datetime | None = None) -> Dashboard:
+def dashboard(u: Unit, now: datetime | None = None) -> Dashboard:
     """What an owner's App Home shows, from stored snapshots and cheap counts (no analysis)."""
-    with services.unit() as u:
-        now = now or u.now
-        rows = list(u.session.scalars(
-            select(AuditEntry).where(AuditEntry.workspace_id == u.workspace.id,
-                                     AuditEntry.action == "snapshot")
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(6)))
-        trend = [dict(r.detail.get("headline") or {}, at=r.at, days=r.detail.get("days"),
-                      actor=r.actor) for r in rows]
+    now = now or u.now
+    rows = list(u.session.scalars(
+        select(AuditEntry).where(AuditEntry.workspace_id == u.workspace.id,
+                                 AuditEntry.action == "snapshot")
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(6)))
+    trend = [dict(r.detail.get("headline") or {}, at=r.at, days=r.detail.get("days"),
+                  actor=r.actor) for r in rows]
 
-        def ties_since(days: int) -> int:
-            return int(u.session.scalar(select(func.count(Tie.id)).where(
-                Tie.workspace_id == u.workspace.id,
-                Tie.occurred_at >= now - timedelta(days=days))) or 0)
+    def ties_since(days: int) -> int:
+        return int(u.session.scalar(select(func.count(Tie.id)).where(
+            Tie.workspace_id == u.workspace.id,
+            Tie.occurred_at >= now - timedelta(days=days))) or 0)
 
-        people = int(u.session.scalar(select(func.count(Person.id)).where(
-            Person.workspace_id == u.workspace.id, Person.is_active.is_(True),
-            Person.opted_out.is_(False))) or 0)
-        return Dashboard(trend[0] if trend else None, trend, ties_since(7), ties_since(30),
-                         people)
+    people = int(u.session.scalar(select(func.count(Person.id)).where(
+        Person.workspace_id == u.workspace.id, Person.is_active.is_(True),
+        Person.opted_out.is_(False))) or 0)
+    return Dashboard(trend[0] if trend else None, trend, ties_since(7), ties_since(30),
+                     people)
 
 
 def audit_entries(session: Session, limit: int = 50, action: str | None = None

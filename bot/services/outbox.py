@@ -1,8 +1,10 @@
-"""The durable DM outbox: every bulk message is a database row first, then a Slack post.
+"""The durable outbox: every message and file the bot sends is a database row first, then a
+Slack call (`bot.services.delivery` is the one way in).
 
-`enqueue` writes rows (one per idempotency key, never two); `OutboxSender` is the one
-background sender that claims due rows, posts them at a throttled pace and records the
-message ts. Why it neither loses nor duplicates a message across a crash:
+`enqueue` writes rows (one per idempotency key, never two); `OutboxSender` claims due rows,
+posts them at a throttled pace and records the message ts: in the background for
+everything, and at once (`OutboxSender.send_keys`) for a reply someone is waiting for.
+Why it neither loses nor duplicates a message across a crash:
 
 - A row is claimed (``pending`` -> ``sending``) by a conditional UPDATE that only one sender
   can win, and committed before Slack is called.
@@ -14,6 +16,8 @@ message ts. Why it neither loses nor duplicates a message across a crash:
   recent history (`conversations.history`, scope ``im:history``) and, if the key is there,
   records that message instead of posting. If the history cannot be read the row fails as
   ``unconfirmed`` rather than risk a duplicate: at most once beats twice for a poll.
+- A file upload (``files_upload_v2``) cannot carry metadata: an uncertain upload is
+  uploaded again, so it may arrive twice, never not at all.
 
 The sender's Slack client must not carry slack_sdk's RateLimitErrorRetryHandler (it would
 sleep inside the call); `make_sender_client` builds one without retry handlers, and the
@@ -30,6 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -63,7 +68,11 @@ CONSECUTIVE_429_PAUSE = 3
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message to queue. ``channel`` is a user id for a DM (``dm=True``) or a channel id."""
+    """One message to queue. ``channel`` is a user id for a DM (``dm=True``) or a channel id.
+
+    With ``files`` (paths on this server) the message is a file upload and ``text`` its
+    comment.
+    """
 
     key: str
     channel: str
@@ -73,6 +82,13 @@ class Outgoing:
     poll_request_id: int | None = None
     expires_at: datetime | None = None
     not_before: datetime | None = None
+    files: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": self.text, "blocks": self.blocks, "dm": self.dm}
+        if self.files:
+            body["files"] = list(self.files)
+        return body
 
 
 def after_quiet_hours(now: datetime, tz: str | None, quiet: str) -> datetime | None:
@@ -126,7 +142,7 @@ def enqueue(session: Session, workspace_id: int, messages: Iterable[Outgoing], n
             "workspace_id": workspace_id,
             "idempotency_key": m.key,
             "channel": m.channel,
-            "payload": {"text": m.text, "blocks": m.blocks, "dm": m.dm},
+            "payload": m.payload(),
             "poll_request_id": m.poll_request_id,
             "status": PENDING,
             "attempts": 0,
@@ -161,6 +177,8 @@ class Throttle:
     nothing at all while paused (after Retry-After)."""
 
     def __init__(self, per_minute: int, channel_interval: float = 1.0) -> None:
+        # The background thread and request threads (`OutboxSender.send_keys`) share it.
+        self._lock = threading.RLock()
         self.per_minute = per_minute
         self.interval = 60.0 / per_minute
         self.channel_interval = channel_interval
@@ -171,6 +189,10 @@ class Throttle:
 
     def delay(self, now: float) -> float:
         """Seconds to wait before the next send may start."""
+        with self._lock:
+            return self._delay(now)
+
+    def _delay(self, now: float) -> float:
         while self._window and self._window[0] <= now - 60.0:
             self._window.popleft()
         wait = max(self._next_slot - now, self._paused_until - now, 0.0)
@@ -179,10 +201,15 @@ class Throttle:
         return wait
 
     def channel_delay(self, channel: str, now: float) -> float:
-        last = self._channel_last.get(channel)
+        with self._lock:
+            last = self._channel_last.get(channel)
         return 0.0 if last is None else max(0.0, last + self.channel_interval - now)
 
     def record(self, channel: str, now: float) -> None:
+        with self._lock:
+            self._record(channel, now)
+
+    def _record(self, channel: str, now: float) -> None:
         self._window.append(now)
         # No catch-up after a slow call: a late send pushes the next one back, so two
         # sends are never closer than the interval (the rate may only fall short).
@@ -192,8 +219,13 @@ class Throttle:
             cutoff = now - self.channel_interval
             self._channel_last = {c: t for c, t in self._channel_last.items() if t > cutoff}
 
+    def pause_left(self, now: float) -> float:
+        with self._lock:
+            return max(0.0, self._paused_until - now)
+
     def pause(self, seconds: float, now: float) -> None:
-        self._paused_until = max(self._paused_until, now + seconds)
+        with self._lock:
+            self._paused_until = max(self._paused_until, now + seconds)
 
 
 @dataclass
@@ -335,20 +367,88 @@ class OutboxSender:
         row = self._claim_next()
         if row is None:
             return False
+        self._send_claimed(row)
+        return True
+
+    def _send_claimed(self, row: OutboxMessage, *, waiting: bool = False) -> None:
+        """Post a claimed row. ``waiting``: someone waits for it, so it takes the next
+        free moment for its channel instead of the next evenly spaced slot (it still
+        counts toward the ceiling and waits out a Retry-After pause)."""
         if row.expires_at is not None and self.clock() >= row.expires_at:
             self._finish(row, status=EXPIRED, error="expired before it could be sent")
             self.report.expired += 1
-            return True
+            return
         if row.uncertain and self._settle_uncertain(row):
-            return True
+            return
         # Claim first, then wait for the slot: the post leaves right on its slot, so the
         # database work does not stretch the pace below the ceiling.
-        wait = self.throttle.delay(self.monotonic())
+        now = self.monotonic()
+        if waiting:
+            wait = max(self.throttle.pause_left(now), self.throttle.channel_delay(row.channel,
+                                                                                  now))
+        else:
+            wait = self.throttle.delay(now)
         if wait > 0 and self._stop.wait(wait):
             self._reschedule(row, delay=0, error="sender stopped", count_attempt=False)
-            return True
+            return
         self._post(row)
-        return True
+
+    def send_keys(self, keys: Iterable[str], budget: float = 10.0) -> dict[str, Delivered]:
+        """Send the rows with these keys now, in the caller's thread, in key order.
+
+        For a reply someone is waiting for (a kudos DM, a snapshot). A retry that falls due
+        within ``budget`` seconds is made here; anything still unsent after that stays
+        queued for the background sender, so nothing is lost.
+        """
+        keys = list(dict.fromkeys(keys))
+        deadline = self.monotonic() + budget
+        for key in keys:
+            while self.monotonic() < deadline:
+                row = self._claim_key(key)
+                if row is not None:
+                    self._send_claimed(row, waiting=True)
+                    continue
+                state = self._state(key)
+                if state is None or state.status != PENDING:
+                    break
+                due = (state.next_attempt_at - self.clock()).total_seconds()
+                if due > deadline - self.monotonic():
+                    break
+                self._stop.wait(max(0.05, due))
+        return self.delivered(keys)
+
+    def delivered(self, keys: Iterable[str]) -> dict[str, Delivered]:
+        """Where each message stands: sent (with its ts), still queued, or failed."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(OutboxMessage.idempotency_key, OutboxMessage.status, OutboxMessage.ts,
+                       OutboxMessage.last_error)
+                .where(OutboxMessage.idempotency_key.in_(list(keys)))).all()
+        return {k: Delivered(k, s, ts, err) for k, s, ts, err in rows}
+
+    def _state(self, key: str) -> OutboxMessage | None:
+        with self.sessions() as session:
+            row = session.scalar(select(OutboxMessage)
+                                 .where(OutboxMessage.idempotency_key == key))
+            if row is not None:
+                session.expunge(row)
+            return row
+
+    def _claim_key(self, key: str) -> OutboxMessage | None:
+        now = self.clock()
+        with transaction(self.sessions) as session:
+            claimed = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.idempotency_key == key, OutboxMessage.status == PENDING,
+                       OutboxMessage.next_attempt_at <= now)
+                .values(status=SENDING, claimed_by=self.worker_id, claimed_at=now))
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None
+            row = session.scalar(select(OutboxMessage)
+                                 .where(OutboxMessage.idempotency_key == key))
+            assert row is not None
+            session.expunge(row)
+            return row
 
     def _claim_next(self) -> OutboxMessage | None:
         now = self.clock()
@@ -380,15 +480,22 @@ class OutboxSender:
         now = self.monotonic()
         self.throttle.record(row.channel, now)
         try:
-            resp = self.client.chat_postMessage(
-                channel=row.channel,
-                text=payload.get("text") or "",
-                blocks=payload.get("blocks") or None,
-                metadata={"event_type": METADATA_EVENT,
-                          "event_payload": {"key": row.idempotency_key}},
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            if payload.get("files"):
+                resp = self._upload(row, payload)
+            else:
+                resp = self.client.chat_postMessage(
+                    channel=row.channel,
+                    text=payload.get("text") or "",
+                    blocks=payload.get("blocks") or None,
+                    metadata={"event_type": METADATA_EVENT,
+                              "event_payload": {"key": row.idempotency_key}},
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+        except MissingFile as exc:
+            self._finish(row, status=FAILED, error=str(exc))
+            self.report.failed += 1
+            return
         except SlackApiError as exc:
             self._slack_failure(row, exc)
             return
@@ -401,6 +508,22 @@ class OutboxSender:
         self._finish(row, status=SENT, ts=str(resp.get("ts") or ""),
                      channel=str(resp.get("channel") or row.channel))
         self.report.sent += 1
+
+    def _upload(self, row: OutboxMessage, payload: Mapping[str, Any]) -> Any:
+        """Upload a row's files (files_upload_v2) with its text as the comment."""
+        paths = [Path(p) for p in payload["files"]]
+        missing = [p.name for p in paths if not p.is_file()]
+        if missing:
+            raise MissingFile(f"file gone before it could be sent: {', '.join(missing)}")
+        channel = row.posted_channel or row.channel
+        if payload.get("dm", True) and not row.posted_channel:
+            opened = self.client.conversations_open(users=row.channel)
+            channel = str((opened.get("channel") or {}).get("id") or row.channel)
+        resp = self.client.files_upload_v2(
+            channel=channel, initial_comment=payload.get("text") or "",
+            file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
+                          for p in paths])
+        return _Posted(channel, resp)
 
     def _slack_failure(self, row: OutboxMessage, exc: SlackApiError) -> None:
         status = int(getattr(exc.response, "status_code", 200) or 200)
@@ -523,6 +646,45 @@ class OutboxSender:
             if not cursor:
                 break
         return None
+
+
+class MissingFile(Exception):
+    """A queued upload whose file is no longer on disk: it can never be sent."""
+
+
+@dataclass(frozen=True)
+class _Posted:
+    """A finished upload, answering like a chat.postMessage response."""
+
+    channel: str
+    response: Any
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data = getattr(self.response, "data", None)
+        return data if isinstance(data, dict) else {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == "channel":
+            return self.channel
+        if key == "ts":
+            files = self.data.get("files") or [{}]
+            return (files[0] or {}).get("id") or default
+        return self.data.get(key, default)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """Where one queued message stands."""
+
+    key: str
+    status: str
+    ts: str | None = None
+    error: str | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.status == SENT
 
 
 def _retry_after(headers: Mapping[str, Any] | None) -> float:

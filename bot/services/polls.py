@@ -15,26 +15,24 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from analytics.privacy import suppress, suppress_mapping
-from bot.config import Settings
-from bot.db import transaction
+from bot import ui
 from bot.errors import PeerPulseError
 from bot.models import OutboxMessage, Person, PollRequest, PollRound, Workspace
-from bot.rendering import context, render, section
+from bot.services import Unit
 from bot.services.outbox import SENT, Outgoing, after_quiet_hours, enqueue
-from bot.services.settings import ProgrammeSettings, effective_settings
+from bot.services.settings import ProgrammeSettings
 from bot.services.ties import NewTie, record_tie
 
 MAX_NAMED = 5
 NO_TEAM = "(no team)"
 
-# action ids of the poll DM; handlers/actions.py listens for them
-PICK, NOBODY, PAUSE, RESUME = "poll_pick", "poll_nobody", "poll_pause", "poll_resume"
+# action ids of the poll DM (built in bot.ui); handlers/actions.py listens for them
+PICK, NOBODY, PAUSE, RESUME = ui.POLL_PICK, ui.POLL_NOBODY, ui.POLL_PAUSE, ui.POLL_RESUME
 
 
 @dataclass(frozen=True)
@@ -199,47 +197,12 @@ def choose_sample(session: Session, workspace_id: int, fraction: float, now: dat
 
 # ---------------------------------------------------------------------- messages
 
-def _poll_blocks(request_id: int, question: Question, first_name: str, closes_at: datetime,
-                 *, reminder: bool = False) -> tuple[str, list[dict[str, Any]]]:
-    text = render("poll_question.j2", question=question.text, first_name=first_name,
-                  reminder=reminder, max_named=MAX_NAMED)
-    blocks: list[dict[str, Any]] = [
-        section(text),
-        {
-            "type": "actions",
-            "block_id": f"poll:{request_id}",
-            "elements": [
-                {"type": "multi_users_select", "action_id": PICK, "max_selected_items": MAX_NAMED,
-                 "placeholder": {"type": "plain_text", "text": f"Choose up to {MAX_NAMED} people"}},
-                {"type": "button", "action_id": NOBODY, "value": str(request_id),
-                 "text": {"type": "plain_text", "text": "Nobody this time"}},
-                {"type": "button", "action_id": PAUSE, "value": str(request_id),
-                 "text": {"type": "plain_text", "text": "Pause polls for me"}},
-            ],
-        },
-        context(render("poll_footer.j2", closes=closes_at.strftime("%A %d %B"))),
-    ]
-    return f"{question.text} (PeerPulse poll)", blocks
-
-
 @dataclass(frozen=True)
 class Answered:
     request_id: int
     question: Question
     answer: str  # named | nobody | paused | resumed
     named: tuple[str, ...] = ()
-
-
-def answered_message(result: Answered) -> dict[str, Any]:
-    """What the poll DM becomes once answered (for chat.update)."""
-    text = render("poll_answered.j2", answer=result.answer, named=list(result.named),
-                  question=result.question.text)
-    blocks: list[dict[str, Any]] = [section(text)]
-    if result.answer == "paused":
-        blocks.append({"type": "actions", "block_id": f"poll:{result.request_id}", "elements": [
-            {"type": "button", "action_id": RESUME, "value": str(result.request_id),
-             "text": {"type": "plain_text", "text": "Resume polls"}}]})
-    return {"text": text, "blocks": blocks}
 
 
 # ---------------------------------------------------------------------- rounds
@@ -295,7 +258,8 @@ def open_round(session: Session, workspace_id: int, prog: ProgrammeSettings, que
     messages = []
     for c in chosen:
         request_id = ids[c.person_id]
-        text, blocks = _poll_blocks(request_id, q, c.first_name, closes_at)
+        text, blocks = ui.poll_message(request_id, q.text, c.first_name, closes_at,
+                                       max_named=MAX_NAMED)
         messages.append(Outgoing(key=f"poll:{request_id}", channel=c.slack_id, text=text,
                                  blocks=blocks, poll_request_id=request_id,
                                  expires_at=closes_at,
@@ -304,21 +268,27 @@ def open_round(session: Session, workspace_id: int, prog: ProgrammeSettings, que
     return RoundOpened(poll_round.id, q.key, len(chosen), queued, True, closes_at)
 
 
-def start_round(sessions: sessionmaker[Session], settings: Settings, workspace_id: int,
-                question: str | None, now: datetime, *, trigger: str = "schedule",
+def start_round(uow: Unit, question: str | None = None, *, trigger: str = "schedule",
                 round_key: str | None = None, sample: float | None = None) -> RoundOpened:
     """The one entry point of the schedule and of ``peerpulse poll send-now``.
 
     Without ``question`` the first enabled question is used.
     """
-    with transaction(sessions) as session:
-        prog = effective_settings(session, workspace_id, settings)
-        if question is None:
-            if not prog.poll_questions:
-                raise PollError("No poll question is enabled (PEERPULSE_POLL_QUESTIONS).")
-            question = prog.poll_questions[0]
-        return open_round(session, workspace_id, prog, question, now, trigger=trigger,
-                          round_key=round_key, sample=sample)
+    if question is None:
+        if not uow.prefs.poll_questions:
+            raise PollError("No poll question is enabled (PEERPULSE_POLL_QUESTIONS).")
+        question = uow.prefs.poll_questions[0]
+    return open_round(uow.session, uow.workspace.id, uow.prefs, question, uow.now,
+                      trigger=trigger, round_key=round_key, sample=sample)
+
+
+def scheduled_round(uow: Unit, question: str) -> RoundOpened:
+    """A scheduled round, keyed by question and local day: a double fire opens one."""
+    from zoneinfo import ZoneInfo
+
+    local_day = uow.now.astimezone(ZoneInfo(uow.settings.timezone)).date().isoformat()
+    return start_round(uow, question, trigger="schedule",
+                       round_key=f"schedule:{question}:{local_day}")
 
 
 # ---------------------------------------------------------------------- answers
@@ -405,19 +375,17 @@ def set_paused(session: Session, workspace_id: int, request_id: int, user_id: st
                     "paused" if paused else "resumed")
 
 
-def submit_answer(sessions: sessionmaker[Session], workspace_id: int, request_id: int,
-                  user_id: str, now: datetime, *, named: Sequence[str] = (),
+def submit_answer(uow: Unit, request_id: int, user_id: str, *, named: Sequence[str] = (),
                   nobody: bool = False) -> Answered:
-    """`answer_poll` in its own transaction (what the Slack action handler calls)."""
-    with transaction(sessions) as session:
-        return answer_poll(session, workspace_id, request_id, user_id, now, named=named,
-                           nobody=nobody)
+    """A click in a poll DM: the people picked, or "Nobody this time"."""
+    return answer_poll(uow.session, uow.workspace.id, request_id, user_id, uow.now,
+                       named=named, nobody=nobody)
 
 
-def submit_pause(sessions: sessionmaker[Session], workspace_id: int, request_id: int,
-                 user_id: str, now: datetime, *, paused: bool = True) -> Answered:
-    with transaction(sessions) as session:
-        return set_paused(session, workspace_id, request_id, user_id, now, paused=paused)
+def submit_pause(uow: Unit, request_id: int, user_id: str, *, paused: bool = True
+                 ) -> Answered:
+    return set_paused(uow.session, uow.workspace.id, request_id, user_id, uow.now,
+                      paused=paused)
 
 
 def request_id_from(block_id: str | None, value: str | None = None) -> int:
@@ -472,8 +440,9 @@ def remind_and_close(session: Session, workspace_id: int, now: datetime,
                    Person.polls_paused.is_(False))).all()
         messages = []
         for request_id, slack_id, real_name, display_name, tz in rows:
-            text, blocks = _poll_blocks(request_id, q, _first_name(real_name, display_name),
-                                        poll_round.closes_at, reminder=True)
+            text, blocks = ui.poll_message(
+                request_id, q.text, _first_name(real_name, display_name),
+                poll_round.closes_at, max_named=MAX_NAMED, reminder=True)
             messages.append(Outgoing(key=f"poll-reminder:{request_id}", channel=slack_id,
                                      text=text, blocks=blocks, poll_request_id=request_id,
                                      expires_at=poll_round.closes_at,
@@ -493,6 +462,12 @@ def remind_and_close(session: Session, workspace_id: int, now: datetime,
         session.flush()
         closed.append(round_stats(session, poll_round.id, min_group_size))
     return Maintenance(reminders, closed)
+
+
+def maintenance(uow: Unit) -> Maintenance:
+    """The scheduled check: due reminders queued, rounds past their time closed."""
+    return remind_and_close(uow.session, uow.workspace.id, uow.now, uow.prefs.min_group_size,
+                            uow.prefs.quiet_hours)
 
 
 def round_stats(session: Session, round_id: int, min_group_size: int = 5) -> RoundStats:
@@ -530,3 +505,11 @@ def recent_rounds(session: Session, workspace_id: int, limit: int = 10,
                           .order_by(PollRound.opened_at.desc(), PollRound.id.desc())
                           .limit(limit)).all()
     return [round_stats(session, i, min_group_size) for i in ids]
+
+
+def status(uow: Unit, limit: int = 10) -> tuple[list[RoundStats], dict[str, int]]:
+    """`peerpulse poll status`: recent rounds (small teams suppressed) and the outbox."""
+    from bot.services.outbox import status_counts
+
+    return (recent_rounds(uow.session, uow.workspace.id, limit, uow.prefs.min_group_size),
+            status_counts(uow.session, uow.workspace.id))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import RosterImportError
 from bot.models import Person, Workspace
+from bot.services import Unit
 
 log = logging.getLogger(__name__)
 
@@ -238,18 +239,31 @@ def import_roster(session: Session, workspace: Workspace, path: Path) -> ImportR
     return ImportResult(rows=len(planned), changed=changed)
 
 
-def member_changed(sessions: Any, workspace_id: int, user: Mapping[str, Any]) -> bool:
-    """Apply one `user_change` / `team_join` event in its own transaction.
+# Use cases (see bot.services) ---------------------------------------------------------
+
+def member_changed(uow: Unit, user: Mapping[str, Any]) -> bool:
+    """Apply one `user_change` / `team_join` event.
 
     Returns True when the member is a person (bots and Slackbot are ignored).
     """
-    from bot.db import transaction
+    return apply_user(uow.session, uow.workspace, user) is not None
 
-    with transaction(sessions) as session:
-        workspace = session.get(Workspace, workspace_id)
-        if workspace is None:
-            return False
-        return apply_user(session, workspace, user) is not None
+
+def sync(uow: Unit) -> SyncResult:
+    """The scheduled (and start-up) roster sync from `users.list`."""
+    return sync_roster(uow.session, uow.slack, uow.workspace, now=uow.now)
+
+
+def import_file(uow: Unit, path: Path) -> ImportResult:
+    """`peerpulse roster import FILE.csv`."""
+    return import_roster(uow.session, uow.workspace, path)
+
+
+def set_champions(uow: Unit, slack_ids: list[str], champion: bool = True) -> int:
+    """Mark (or unmark) several champions at once, e.g. from a programme's first list."""
+    for slack_id in slack_ids:
+        set_champion(uow.session, uow.workspace, slack_id, champion)
+    return len(slack_ids)
 
 
 def set_champion(session: Session, workspace: Workspace, slack_id: str, champion: bool) -> Person:

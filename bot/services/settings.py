@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.models import AuditEntry, WorkspaceSetting
+
+if TYPE_CHECKING:
+    from bot.services import Unit
 
 
 @dataclass(frozen=True)
@@ -81,3 +84,8 @@ def update_settings(session: Session, workspace_id: int, actor: str,
         session.add(AuditEntry(workspace_id=workspace_id, actor=actor, action="settings.update",
                                detail=changed))
     return changed
+
+
+def current(uow: Unit) -> ProgrammeSettings:
+    """The programme settings in force (a use case, for callers outside a unit of work)."""
+    return uow.prefs

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.config import parse_quiet_hours
-from bot.services import Services
+from bot.services import Unit
 from bot.services.network import require_owner
 from bot.services.polls import QUESTIONS, parse_schedule
 from bot.services.settings import ProgrammeSettings, update_settings
@@ -90,18 +90,16 @@ def validate_form(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return changes, errors
 
 
-def current_settings(services: Services, requester: str) -> ProgrammeSettings:
-    require_owner(services, requester)
-    with services.unit() as u:
-        return u.prefs
+def current_settings(uow: Unit, requester: str) -> ProgrammeSettings:
+    require_owner(uow, requester)
+    return uow.prefs
 
 
-def save_settings(services: Services, requester: str, raw: dict[str, Any]
+def save_settings(uow: Unit, requester: str, raw: dict[str, Any]
                   ) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate and store; returns (what changed, field errors). Owners only."""
-    require_owner(services, requester)
+    require_owner(uow, requester)
     changes, errors = validate_form(raw)
     if errors:
         return {}, errors
-    with services.unit() as u:
-        return update_settings(u.session, u.workspace.id, requester, changes), {}
+    return update_settings(uow.session, uow.workspace.id, requester, changes), {}

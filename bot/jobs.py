@@ -1,0 +1,140 @@
+"""Everything scheduled, in one place: roster sync, housekeeping, poll rounds, reminders
+and closing. Each job is one use case run through `Services.call`; `register` adds them
+all to the runtime's scheduler.
+
+Poll rounds live in the persistent job store (a run missed while the bot was down still
+fires on start-up) and are saved by reference, so their function is module-level and
+finds the running services in ``_ACTIVE``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.services import Services, events, polls, roster
+from bot.services import settings as programme
+
+log = logging.getLogger(__name__)
+
+POLL_JOB_PREFIX = "poll-"
+PERSISTENT = "persistent"
+_ACTIVE: dict[str, Services] = {}
+
+
+def sync_roster(services: Services) -> None:
+    result = services.call(roster.sync)
+    log.info("roster synced: %s", result.summary())
+
+
+def housekeeping(services: Services) -> None:
+    forgotten = services.call(events.housekeeping)
+    if forgotten:
+        log.info("housekeeping: %d old event id(s) forgotten", forgotten)
+
+
+def poll_round(services: Services, question: str) -> polls.RoundOpened:
+    opened = services.call(polls.scheduled_round, question)
+    log.info("poll round %s (%s): %d people asked, %d DMs queued", opened.round_id,
+             question, opened.asked, opened.queued)
+    return opened
+
+
+def poll_maintenance(services: Services) -> None:
+    """Queue due reminders and close rounds past their time, logging response rates."""
+    done = services.call(polls.maintenance)
+    if done.reminders:
+        log.info("poll reminders queued: %d", done.reminders)
+    for stats in done.closed:
+        rate = "n/a" if stats.response_rate is None else f"{stats.response_rate:.0%}"
+        log.info("poll round %s (%s) closed: %d asked, %d answered, response rate %s",
+                 stats.round_id, stats.question, stats.asked, stats.answered, rate)
+
+
+def scheduled_poll_round(question: str) -> None:
+    """The persistent cron job of one poll question (saved by reference)."""
+    services = _ACTIVE.get("services")
+    if services is None:
+        log.warning("poll job for %s fired with no running bot; skipped", question)
+        return
+    poll_round(services, question)
+
+
+def sync_poll_jobs(scheduler: BaseScheduler, services: Services) -> None:
+    """Make the persistent cron jobs match the enabled questions and their cadence.
+
+    A job whose trigger is unchanged is left alone, so a run missed while the bot was
+    down still fires on start-up (within the misfire grace time).
+    """
+    prog = services.call(programme.current)
+    try:
+        wanted = polls.enabled_schedule(prog)
+    except ValueError as exc:
+        log.error("poll schedule not applied: %s", exc)
+        return
+    timezone = services.settings.timezone
+    existing = {j.id: j for j in scheduler.get_jobs(jobstore=PERSISTENT)
+                if j.id.startswith(POLL_JOB_PREFIX)}
+    target = f"{__name__}:scheduled_poll_round"
+    for question, cadence in wanted.items():
+        trigger = CronTrigger(day_of_week=cadence.day_of_week, hour=cadence.hour,
+                              minute=cadence.minute, timezone=timezone)
+        job_id = POLL_JOB_PREFIX + question
+        job = existing.pop(job_id, None)
+        if job is not None and str(job.trigger) == str(trigger) and job.func_ref == target:
+            continue
+        scheduler.add_job(
+            target, trigger, args=[question], id=job_id, jobstore=PERSISTENT,
+            replace_existing=True, coalesce=True, misfire_grace_time=6 * 3600,
+            name=f"poll round: {question}")
+        log.info("poll %s scheduled: %s %02d:%02d %s", question, cadence.day_of_week,
+                 cadence.hour, cadence.minute, timezone)
+    for job_id in existing:
+        scheduler.remove_job(job_id, jobstore=PERSISTENT)
+        log.info("poll job %s removed (question disabled)", job_id)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One entry of the schedule: what runs, when (an APScheduler trigger and its
+    arguments) and how missed runs are treated."""
+
+    id: str
+    run: Callable[..., Any]
+    trigger: str
+    when: dict[str, Any]
+    options: dict[str, Any]
+
+
+def schedule(scheduler: BaseScheduler, services: Services) -> list[Job]:
+    """The in-memory jobs, as a table (the poll rounds are synced by `sync_poll_jobs`)."""
+    settings = services.settings
+    return [
+        Job("roster-sync-startup", sync_roster, "date", {}, {"misfire_grace_time": None}),
+        Job("roster-sync-daily", sync_roster, "cron", {"hour": settings.roster_sync_hour},
+            {"coalesce": True, "misfire_grace_time": 3600}),
+        Job("housekeeping", housekeeping, "cron", {"hour": 4, "minute": 30},
+            {"coalesce": True}),
+        Job("poll-maintenance", poll_maintenance, "interval",
+            {"minutes": settings.poll_check_minutes}, {"coalesce": True, "max_instances": 1}),
+        Job("poll-schedule-sync", lambda s: sync_poll_jobs(scheduler, s), "interval",
+            {"minutes": 5}, {"coalesce": True, "max_instances": 1}),
+    ]
+
+
+def register(scheduler: BaseScheduler, services: Services) -> None:
+    """Add every job to ``scheduler`` and make the poll jobs match the settings."""
+    for job in schedule(scheduler, services):
+        scheduler.add_job(job.run, job.trigger, args=[services], id=job.id, **job.when,
+                          **job.options)
+    _ACTIVE["services"] = services
+
+
+def unregister(services: Services) -> None:
+    if _ACTIVE.get("services") is services:
+        del _ACTIVE["services"]
