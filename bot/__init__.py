@@ -1,1 +1,5 @@
-"""Core PeerPulse: configuration, storage, services, CLI and the local Slack sandbox."""
+"""Core PeerPulse: composition root, configuration, storage, use cases (`bot.services`),
+scheduled jobs, delivery and the CLI. Development tooling lives apart in `bot.devkit`.
+
+See docs/architecture.md for what lives where.
+"""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from analytics.io import write_people, write_ties
+from analytics.report.io import write_people, write_ties
 from bot.models import Workspace
 from bot.services import Unit
 from bot.services.ties import analysis_inputs
