@@ -83,13 +83,11 @@ def diff_snapshots(
 
     Examples
     --------
+    >>> from analytics.model import Person, Tie
+    >>> from analytics.pipeline import analyze
     >>> def snap(edges, team_size=5):
-    ...     G = nx.DiGraph()
-    ...     for t in "xy":
-    ...         G.add_nodes_from((f"{t}{i}", {"team": t, "champion": False})
-    ...                          for i in range(team_size))
-    ...     G.add_edges_from(edges)
-    ...     return Analysis(G, {})
+    ...     people = [Person(f"{t}{i}", team=t) for t in "xy" for i in range(team_size)]
+    ...     return analyze([Tie(u, v) for u, v in edges], people)
     >>> d = diff_snapshots(snap([("x0", "x1")]), snap([("x0", "y0")]))
     >>> d["new_ties"], d["lost_ties"], d["teams_connected"], d["teams_cut_off"]
     ([['x0', 'y0']], [['x0', 'x1']], [['x', 'y']], [])

@@ -1,4 +1,5 @@
-"""Plain data that flows into and out of the analytics: ties, people, options, results.
+"""Plain data that flows into and out of the analytics: ties, people, options, and the
+:class:`Analysis` of one run (its typed result is in :mod:`analytics.results`).
 
 Everything here is standard-library only so that the bot, the CLI and the tests can build
 inputs without knowing how the analysis works inside.
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import networkx as nx
+
+if TYPE_CHECKING:  # results.py imports AnalysisOptions from here
+    from analytics.results import AnalysisResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +64,12 @@ class AnalysisOptions:
 
 @dataclass(slots=True)
 class Analysis:
-    """The result of one run: the analysed graph and the metrics.json-shaped dict."""
+    """One run: the analysed graph, its typed result and the roster of the people in it.
+
+    ``result`` is read by attribute (``analysis.result.network.density``);
+    ``result.to_dict()`` is the ``metrics.json`` document (:mod:`analytics.results`).
+    """
 
     graph: nx.DiGraph
-    result: dict[str, Any]
+    result: AnalysisResult
     people: dict[str, Person] = field(default_factory=dict)

@@ -1,7 +1,8 @@
-"""The whole analysis in one call: ties and people in, graph plus metrics.json-shaped dict out.
+"""The whole analysis in one call: ties and people in, graph plus typed result out.
 
 This module only composes; every figure is defined (and documented) in the module that
-computes it. The result is plain JSON data: NaN and infinities never leave this function.
+computes it. The steps produce plain dicts, made JSON-safe (NaN and infinities never leave
+this function) and read into the typed :class:`~analytics.results.AnalysisResult`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from analytics.jsonready import json_ready
 from analytics.metrics import person_metrics
 from analytics.model import Analysis, AnalysisOptions, Person, Tie
 from analytics.network import community_figures, network_figures, team_figures, team_matrix
+from analytics.results import AnalysisResult, options_dict
 
-__all__ = ["LOUVAIN_SEEDS", "analyze", "json_safe", "options_dict"]
+__all__ = ["LOUVAIN_SEEDS", "analyze", "json_safe"]
 
 #: How many fixed seeds Louvain tries (options.seed, options.seed + 1, ...); see
 #: analytics.communities.LOUVAIN_EDGE_BUDGET for how large graphs run fewer.
@@ -32,35 +34,13 @@ LOUVAIN_SEEDS = 5
 json_safe = json_ready
 
 
-def options_dict(options: AnalysisOptions) -> dict[str, Any]:
-    """The options of a run as plain JSON data (kinds sorted, ``now`` as ISO 8601).
-
-    Examples
-    --------
-    >>> options_dict(AnalysisOptions())["window_days"]
-    90.0
-    """
-    return {
-        "window_days": options.window_days,
-        "half_life_days": options.half_life_days,
-        "kinds": None if options.kinds is None else sorted(options.kinds),
-        "kind_weights": dict(sorted(options.kind_weights.items())),
-        "now": None if options.now is None else options.now.isoformat(),
-        "min_group_size": options.min_group_size,
-        "champions_k": options.champions_k,
-        "seed": options.seed,
-        "diffusion_runs": options.diffusion_runs,
-        "diffusion_steps": options.diffusion_steps,
-    }
-
-
 def analyze(
     ties: Iterable[Tie],
     people: Iterable[Person] | None = None,
     options: AnalysisOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Analysis:
-    """Run the full analysis and return the graph and the metrics.json dict.
+    """Run the full analysis and return the graph and its typed result.
 
     Steps: :func:`analytics.graph.build_graph`, :func:`analytics.metrics.person_metrics`,
     :func:`analytics.communities.detect_communities`, roles
@@ -82,14 +62,15 @@ def analyze(
     Returns
     -------
     Analysis
-        ``graph``, ``result`` (JSON-serialisable, no NaN) and ``people`` (id -> Person, the
-        people in the graph).
+        ``graph``, ``result`` (an :class:`~analytics.results.AnalysisResult`, read by
+        attribute; ``result.to_dict()`` is metrics.json, no NaN) and ``people`` (id ->
+        Person, the people in the graph).
 
     Examples
     --------
     >>> from analytics.model import Tie
     >>> a = analyze([Tie("a", "b"), Tie("b", "c"), Tie("c", "a")])
-    >>> a.result["network"]["people"], [p["id"] for p in a.result["people"]]
+    >>> a.result.network.people, [p.id for p in a.result.people]
     (3, ['a', 'b', 'c'])
     """
     options = options if options is not None else AnalysisOptions()
@@ -189,4 +170,5 @@ def analyze(
     roster = {p.id: p for p in people_list} if people_list is not None else {}
     in_graph = {node: roster.get(node, Person(id=node)) for node in G}
     step("done")
-    return Analysis(graph=G, result=json_safe(result), people=in_graph)
+    typed = AnalysisResult.from_dict(json_safe(result))
+    return Analysis(graph=G, result=typed, people=in_graph)

@@ -102,15 +102,15 @@ def run_ours(n: int, seed: int, outputs: bool) -> dict[str, Any]:
             started = time.perf_counter()
             write_outputs(analysis, folder, progress=say)
             outputs_s = time.perf_counter() - started
-    network = analysis.result["network"]
+    network = analysis.result.network
     return {
-        "people": network["people"],
-        "ties": network["ties"],
+        "people": network.people,
+        "ties": network.ties,
         "analyze_s": analyze_s,
         "outputs_s": outputs_s,
-        "betweenness_method": network["betweenness_method"],
-        "communities": network["communities"],
-        "modularity": network["modularity"],
+        "betweenness_method": network.betweenness_method,
+        "communities": network.communities,
+        "modularity": network.modularity,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 

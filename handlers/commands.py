@@ -122,8 +122,8 @@ def _champions(req: Request) -> Reply:
     k = network_service.parse_count(req.args[0]) if req.args else None
     c = req.services.call(network_service.champions, req.user, k)
     p = c["picks"]
-    return Reply(render("network_champions.j2", k=c["k"], rec=p["recommended"],
-                        cur=p["current"], top=p["top_degree"], rnd=p["random"],
+    return Reply(render("network_champions.j2", k=c["k"], rec=p.recommended,
+                        cur=p.current, top=p.top_degree, rnd=p.random,
                         names=c["names"], gain=c["gain"], people=c["people"]))
 
 

@@ -12,11 +12,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from analytics.errors import AnalyticsError, AnalyticsInputError
 from analytics.model import AnalysisOptions
 from analytics.report.io import read_people, read_ties
+from analytics.results import InputReport
 
 __all__ = [
     "EXIT_FAILED",
@@ -174,26 +174,25 @@ def _size(path: Path) -> str:
     return ""  # unreachable
 
 
-def _input_summary(report: dict[str, Any]) -> list[str]:
+def _input_summary(report: InputReport) -> list[str]:
     lines = []
-    dropped = report.get("self_ties_dropped") or 0
-    if dropped:
-        lines.append(f"self-ties dropped: {dropped:,}")
-    unknown = report.get("unknown_ids") or []
+    if report.self_ties_dropped:
+        lines.append(f"self-ties dropped: {report.self_ties_dropped:,}")
+    unknown = report.unknown_ids
     if unknown:
         shown = ", ".join(str(u) for u in unknown[:10])
         more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
-        ties = report.get("unknown_ties_dropped") or 0
+        ties = report.unknown_ties_dropped
         lines.append(
             f"ids not in people file: {len(unknown):,} ({shown}{more}); {ties:,} ties dropped"
         )
-    for key, label in (
-        ("outside_window", "ties outside the window"),
-        ("filtered_kind", "ties of other kinds"),
-        ("removed_people", "people removed (opted out or inactive)"),
+    for count, label in (
+        (report.outside_window, "ties outside the window"),
+        (report.filtered_kind, "ties of other kinds"),
+        (report.removed_people, "people removed (opted out or inactive)"),
     ):
-        if report.get(key):
-            lines.append(f"{label}: {report[key]:,}")
+        if count:
+            lines.append(f"{label}: {count:,}")
     return lines
 
 
@@ -247,11 +246,11 @@ def run_analyze(
         error(f"{PROG}: {exc}")
         return EXIT_FAILED
 
-    network = analysis.result.get("network", {})
-    for line in _input_summary(analysis.result.get("input", {})):
+    network = analysis.result.network
+    for line in _input_summary(analysis.result.input):
         echo(line)
     echo(
-        f"analysed {network.get('people', 0):,} people and {network.get('ties', 0):,} ties "
+        f"analysed {network.people:,} people and {network.ties:,} ties "
         f"in {time.perf_counter() - started:.1f}s; wrote {len(written)} files to {out_dir}:"
     )
     width = max(len(name) for name in written)

@@ -87,17 +87,18 @@ def short_label(text: str, limit: int = 18) -> str:
 
 
 def community_of(analysis: Analysis) -> dict[str, int | None]:
-    """Community index of every node: from ``result["people"]``, else the node attribute.
+    """Community index of every node: from ``result.people``, else the node attribute.
 
     Examples
     --------
-    >>> G = nx.DiGraph([("a", "b")])
-    >>> community_of(Analysis(G, {"people": [{"id": "a", "community": 0}]}))
-    {'a': 0, 'b': None}
+    >>> from analytics.model import Tie
+    >>> from analytics.pipeline import analyze
+    >>> analysis = analyze([Tie("a", "b")])
+    >>> analysis.graph.add_node("c")  # not in the result, no community attribute
+    >>> community_of(analysis)
+    {'a': 0, 'b': 0, 'c': None}
     """
-    from_result = {
-        str(row["id"]): row.get("community") for row in analysis.result.get("people", [])
-    }
+    from_result = {person.id: person.community for person in analysis.result.people}
     mapping: dict[str, int | None] = {}
     for node, data in analysis.graph.nodes(data=True):
         value = from_result.get(node, data.get("community"))
@@ -106,11 +107,7 @@ def community_of(analysis: Analysis) -> dict[str, int | None]:
 
 
 def _seed(analysis: Analysis, seed: int | None) -> int:
-    if seed is not None:
-        return seed
-    options = analysis.result.get("options") or {}
-    value = options.get("seed", 0) if isinstance(options, Mapping) else 0
-    return int(value) if isinstance(value, int) else 0
+    return analysis.result.options.seed if seed is None else seed
 
 
 def _new_figure(size: tuple[float, float]) -> tuple[Figure, Any]:
@@ -143,7 +140,7 @@ def draw_network(
     max_nodes_full : int, default DEFAULT_MAX_NODES_FULL (300)
         Largest network drawn person by person; above it a community-level map is drawn.
     seed : int or None
-        Layout seed; None takes ``result["options"]["seed"]`` (or 0). Same seed, same picture.
+        Layout seed; None takes ``result.options.seed``. Same seed, same picture.
     label_top : int, default 15
         In networks of more than 30 people, label only this many, by PageRank.
     dpi : int, default 120
@@ -156,9 +153,10 @@ def draw_network(
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> G = nx.DiGraph([("a", "b"), ("b", "c")])
+    >>> from analytics.model import Tie
+    >>> from analytics.pipeline import analyze
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "network.png"
-    >>> draw_network(Analysis(G, {}), out)
+    >>> draw_network(analyze([Tie("a", "b"), Tie("b", "c")]), out)
     'full'
     >>> out.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
@@ -182,8 +180,8 @@ def draw_network(
 
 
 def _pagerank(analysis: Analysis) -> dict[str, float]:
-    rows = analysis.result.get("people", [])
-    ranks = {str(r["id"]): float(r["pagerank"]) for r in rows if r.get("pagerank") is not None}
+    people = analysis.result.people
+    ranks = {p.id: float(p.pagerank) for p in people if p.pagerank is not None}
     if len(ranks) < analysis.graph.number_of_nodes():
         # No pipeline metrics (or partial): degree is a fine stand-in for a picture.
         total = max(1, analysis.graph.number_of_edges())
@@ -410,10 +408,9 @@ def _draw_community_map(analysis: Analysis, ax: Any, *, seed: int) -> None:
 def _dominant_teams(analysis: Analysis) -> dict[int, str]:
     """Largest team of each community, only where the result did not suppress the counts."""
     hints: dict[int, str] = {}
-    for row in analysis.result.get("communities", []) or []:
-        teams = row.get("teams")
-        if isinstance(teams, Mapping) and teams:
-            known = {t: n for t, n in teams.items() if t and isinstance(n, int | float)}
+    for community in analysis.result.communities:
+        if community.teams:
+            known = {t: n for t, n in community.teams.items() if t and isinstance(n, int | float)}
             if known:
-                hints[int(row["id"])] = max(sorted(known), key=lambda t: known[t])
+                hints[community.id] = max(sorted(known), key=lambda t: known[t])
     return hints

@@ -20,6 +20,14 @@ from typing import Any
 import jinja2
 
 from analytics.model import Analysis
+from analytics.results import (
+    AnalysisResult,
+    ChampionPicks,
+    Diffusion,
+    NetworkFigures,
+    PersonResult,
+    TeamMatrix,
+)
 
 __all__ = ["fmt_number", "fmt_share", "fmt_time", "render_report", "svg_curves"]
 
@@ -189,9 +197,7 @@ def svg_curves(
 
 
 def _names(analysis: Analysis) -> dict[str, str]:
-    names = {
-        str(row["id"]): str(row.get("name") or "") for row in analysis.result.get("people", [])
-    }
+    names = {person.id: person.name for person in analysis.result.people}
     for node, name in analysis.graph.nodes(data="name"):
         if not names.get(node) and name:
             names[node] = str(name)
@@ -210,39 +216,34 @@ def _png_data(png_path: str | Path | None) -> str | None:
     return base64.b64encode(data).decode("ascii")
 
 
-def _headline(network: Mapping[str, Any]) -> list[dict[str, str]]:
-    coverage = network.get("champion_coverage") or {}
+def _headline(network: NetworkFigures) -> list[dict[str, str]]:
+    coverage = network.champion_coverage
     cards = [
-        ("People", fmt_number(network.get("people")), "in the analysis"),
-        ("Ties", fmt_number(network.get("ties")), "distinct directed pairs"),
-        ("Density", fmt_share(network.get("density")), "of possible ties present"),
-        ("Reciprocity", fmt_share(network.get("reciprocity")), "of ties returned"),
-        ("Clustering", fmt_number(network.get("clustering")), "average clustering"),
-        ("Components", fmt_number(network.get("components")), "weakly connected"),
-        (
-            "Largest component",
-            fmt_share(network.get("largest_component_share")),
-            "of people",
-        ),
-        ("Isolates", fmt_number(network.get("isolates")), "people with no tie"),
-        ("Communities", fmt_number(network.get("communities")), "found by Louvain"),
-        ("Modularity", fmt_number(network.get("modularity")), "strength of communities"),
-        ("E-I index", fmt_number(network.get("e_i_index")), "-1 inward … +1 outward"),
-        ("Champions", fmt_number(network.get("champions")), "marked as champions"),
-        ("Champion reach, 1 step", fmt_share(coverage.get("one_step")), "of people"),
-        ("Champion reach, 2 steps", fmt_share(coverage.get("two_step")), "of people"),
+        ("People", fmt_number(network.people), "in the analysis"),
+        ("Ties", fmt_number(network.ties), "distinct directed pairs"),
+        ("Density", fmt_share(network.density), "of possible ties present"),
+        ("Reciprocity", fmt_share(network.reciprocity), "of ties returned"),
+        ("Clustering", fmt_number(network.clustering), "average clustering"),
+        ("Components", fmt_number(network.components), "weakly connected"),
+        ("Largest component", fmt_share(network.largest_component_share), "of people"),
+        ("Isolates", fmt_number(network.isolates), "people with no tie"),
+        ("Communities", fmt_number(network.communities), "found by Louvain"),
+        ("Modularity", fmt_number(network.modularity), "strength of communities"),
+        ("E-I index", fmt_number(network.e_i_index), "-1 inward … +1 outward"),
+        ("Champions", fmt_number(network.champions), "marked as champions"),
+        ("Champion reach, 1 step", fmt_share(coverage.one_step), "of people"),
+        ("Champion reach, 2 steps", fmt_share(coverage.two_step), "of people"),
     ]
     return [{"label": a, "value": b, "note": c} for a, b, c in cards]
 
 
-def _roles(result: Mapping[str, Any], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    rules: Mapping[str, str] = result.get("role_rules") or {}
-    assigned: Mapping[str, Sequence[str]] = result.get("roles") or {}
+def _roles(result: AnalysisResult, names: Mapping[str, str]) -> list[dict[str, Any]]:
+    rules, assigned = result.role_rules, result.roles
     order = [r for r in _ROLE_TITLES if r in rules or r in assigned]
     order += sorted(r for r in {*rules, *assigned} if r not in _ROLE_TITLES)
     rows = []
     for role in order:
-        ids = sorted(str(i) for i in assigned.get(role, []) or [])
+        ids = sorted(assigned.get(role, ()))
         rows.append(
             {
                 "role": role,
@@ -256,22 +257,18 @@ def _roles(result: Mapping[str, Any], names: Mapping[str, str]) -> list[dict[str
     return rows
 
 
-def _top_people(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    rows = list(result.get("people", []) or [])
+def _top_people(result: AnalysisResult) -> list[PersonResult]:
+    def key(person: PersonResult) -> tuple[float, float, str]:
+        return (-(person.in_degree or 0), -(person.pagerank or 0.0), person.id)
 
-    def key(row: Mapping[str, Any]) -> tuple[float, float, str]:
-        return (-(row.get("in_degree") or 0), -(row.get("pagerank") or 0.0), str(row["id"]))
-
-    return sorted(rows, key=key)[:TOP_PEOPLE]
+    return sorted(result.people, key=key)[:TOP_PEOPLE]
 
 
-def _matrix(result: Mapping[str, Any]) -> dict[str, Any]:
-    matrix = result.get("team_matrix") or {}
-    teams = [str(t) for t in matrix.get("teams", []) or []]
-    counts = matrix.get("counts", []) or []
+def _matrix(matrix: TeamMatrix) -> dict[str, Any]:
+    teams = list(matrix.teams)
     rows = []
     suppressed = False
-    for team, row in zip(teams, counts, strict=False):
+    for team, row in zip(teams, matrix.counts, strict=False):
         cells = []
         for value in row:
             cells.append(fmt_number(value))
@@ -280,38 +277,37 @@ def _matrix(result: Mapping[str, Any]) -> dict[str, Any]:
     return {"teams": teams, "rows": rows, "suppressed": suppressed}
 
 
-def _recommendation(result: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    block = result.get("recommendation") or {}
+def _recommendation(block: ChampionPicks, names: Mapping[str, str]) -> dict[str, Any]:
+    shown = {
+        "recommended": block.recommended,
+        "current": block.current,
+        "top_degree": block.top_degree,
+        "random": block.random,
+    }
     picks = []
-    for key, title in _PICK_TITLES.items():
-        pick = block.get(key)
-        if not isinstance(pick, Mapping):
-            continue
+    for key, pick in shown.items():
         picks.append(
             {
                 "key": key,
-                "title": title,
-                "people": [_person(names, i) for i in pick.get("ids", []) or []],
-                "one_step": fmt_share(pick.get("coverage_one_step")),
-                "two_step": fmt_share(pick.get("coverage_two_step")),
+                "title": _PICK_TITLES[key],
+                "people": [_person(names, i) for i in pick.ids],
+                "one_step": fmt_share(pick.coverage_one_step),
+                "two_step": fmt_share(pick.coverage_two_step),
             }
         )
-    return {"k": block.get("k"), "picks": picks}
+    return {"k": block.k, "picks": picks}
 
 
-def _diffusion(result: Mapping[str, Any]) -> dict[str, Any]:
-    block = result.get("diffusion") or {}
+def _diffusion(block: Diffusion) -> dict[str, Any]:
     charts = []
-    for model, series in (block.get("models") or {}).items():
-        if not isinstance(series, Mapping):
-            continue
+    for model, series in block.models.items():
         ordered = {k: series[k] for k in ("current", "recommended") if series.get(k)}
         ordered |= {k: v for k, v in series.items() if k not in ordered and v}
         if ordered:
             charts.append(
                 {"model": model, "title": _MODEL_TITLES.get(model, model), **svg_curves(ordered)}
             )
-    return {"steps": block.get("steps"), "runs": block.get("runs"), "charts": charts}
+    return {"steps": block.steps, "runs": block.runs, "charts": charts}
 
 
 def _diff(diff: Mapping[str, Any] | None, names: Mapping[str, str]) -> dict[str, Any] | None:
@@ -351,8 +347,8 @@ def render_report(
     Parameters
     ----------
     analysis : Analysis
-        The analysis; the report reads its metrics.json-shaped ``result`` (any missing
-        section is simply left out) and takes names from it and from the graph.
+        The analysis; the report reads its typed ``result`` and takes names from it and,
+        for anyone it does not name, from the graph.
     png_path : str or Path, optional
         The network picture to embed (base64), usually ``network.png``.
     diff : mapping, optional
@@ -365,34 +361,34 @@ def render_report(
 
     Examples
     --------
-    >>> import networkx as nx
-    >>> G = nx.DiGraph([("a", "b")])
-    >>> html = render_report(Analysis(G, {"network": {"people": 2, "ties": 1}, "people": [
-    ...     {"id": "a", "name": "<b>Ada</b>", "in_degree": 0}]}))
+    >>> from analytics.model import Person, Tie
+    >>> from analytics.pipeline import analyze
+    >>> html = render_report(analyze([Tie("a", "b")], [Person("a", name="<b>Ada</b>"),
+    ...                                                Person("b")]))
     >>> "&lt;b&gt;Ada&lt;/b&gt;" in html, "<b>Ada</b>" in html
     (True, False)
     """
     result = analysis.result
     names = _names(analysis)
-    network = result.get("network") or {}
-    options = result.get("options") or {}
+    network, options = result.network, result.options
     context = {
-        "generated_at": fmt_time(result.get("generated_at")),
-        "no_champions": network.get("champions") == 0,
+        "generated_at": fmt_time(result.generated_at),
+        "no_champions": network.champions == 0,
         "options": options,
-        "min_group_size": options.get("min_group_size", 5),
+        "kinds": sorted(options.kinds or ()),
+        "min_group_size": options.min_group_size,
         "headline": _headline(network),
-        "betweenness_method": network.get("betweenness_method"),
+        "betweenness_method": network.betweenness_method,
         "png": _png_data(png_path),
         "roles": _roles(result, names),
         "top_people": _top_people(result),
-        "teams": list(result.get("teams", []) or []),
-        "matrix": _matrix(result),
-        "communities": list(result.get("communities", []) or []),
-        "recommendation": _recommendation(result, names),
-        "diffusion": _diffusion(result),
+        "teams": list(result.teams),
+        "matrix": _matrix(result.team_matrix),
+        "communities": list(result.communities),
+        "recommendation": _recommendation(result.recommendation, names),
+        "diffusion": _diffusion(result.diffusion),
         "diff": _diff(diff, names),
-        "input": result.get("input") or {},
+        "input": result.input,
         "unknown_ids_max": UNKNOWN_IDS_MAX,
         "signed_points": _signed_points,
     }

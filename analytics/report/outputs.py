@@ -113,7 +113,7 @@ def _xml(value: str | int | float | bool) -> str:
 
 def _node_rows(analysis: Analysis) -> Iterator[tuple[str, Attrs]]:
     """Each node with its own attributes and its result metrics, Gephi-typed."""
-    metrics = {str(row["id"]): row for row in analysis.result.get("people", []) or []}
+    metrics = {person.id: person.to_dict() for person in analysis.result.people}
     for node, data in analysis.graph.nodes(data=True):
         own = metrics.get(str(node), {})
         merged: Attrs = {}
@@ -184,14 +184,15 @@ def gephi_graph(analysis: Analysis) -> nx.DiGraph:
 
     Examples
     --------
-    >>> G = nx.DiGraph()
-    >>> G.add_node("a", name="Ada", roles=["broker"], constraint=None)
-    >>> G.add_edge("a", "b", weight=2, kinds=["advice"])
-    >>> H = gephi_graph(Analysis(G, {"people": [{"id": "a", "pagerank": 0.6}]}))
-    >>> H.nodes["a"]
-    {'name': 'Ada', 'roles': 'broker', 'pagerank': 0.6, 'label': 'Ada'}
-    >>> H.nodes["b"], H.edges["a", "b"]
-    ({'label': 'b'}, {'weight': 2.0, 'kinds': 'advice'})
+    >>> from analytics.model import Person, Tie
+    >>> from analytics.pipeline import analyze
+    >>> analysis = analyze([Tie("a", "b", weight=2)], [Person("a", name="Ada"), Person("b")])
+    >>> analysis.graph.nodes["a"]["tags"] = ["new", "hire"]
+    >>> H = gephi_graph(analysis)
+    >>> H.nodes["a"]["label"], H.nodes["a"]["tags"], H.nodes["b"]["label"], H.nodes["b"]["roles"]
+    ('Ada', 'new;hire', 'b', 'central_connector')
+    >>> H.nodes["b"]["in_degree"], "cross_team_share" in H.nodes["b"], H.edges["a", "b"]["weight"]
+    (1, False, 2.0)
     """
     node_types = _declared_types(attrs for _, attrs in _node_rows(analysis))
     edge_types = _declared_types(attrs for _, _, attrs in _edge_rows(analysis))
@@ -212,10 +213,11 @@ def write_graphml(analysis: Analysis, path: str | Path) -> None:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> G = nx.DiGraph([("a", "b", {"weight": 2})])
-    >>> G.nodes["a"]["name"] = "<Ada & co>"
+    >>> from analytics.model import Person, Tie
+    >>> from analytics.pipeline import analyze
+    >>> analysis = analyze([Tie("a", "b", weight=2)], [Person("a", name="<Ada & co>"), Person("b")])
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "g.graphml"
-    >>> write_graphml(Analysis(G, {}), out)
+    >>> write_graphml(analysis, out)
     >>> H = nx.read_graphml(out)
     >>> H.nodes["a"]["name"], H.edges["a", "b"]["weight"]
     ('<Ada & co>', 2.0)
@@ -276,10 +278,11 @@ def write_gexf(analysis: Analysis, path: str | Path) -> None:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> G = nx.DiGraph([("a", "b", {"weight": 2, "kinds": "advice"})])
-    >>> G.nodes["a"]["name"] = "<Ada & co>"
+    >>> from analytics.model import Person, Tie
+    >>> from analytics.pipeline import analyze
+    >>> analysis = analyze([Tie("a", "b", weight=2)], [Person("a", name="<Ada & co>"), Person("b")])
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "g.gexf"
-    >>> write_gexf(Analysis(G, {}), out)
+    >>> write_gexf(analysis, out)
     >>> H = nx.read_gexf(out)
     >>> H.nodes["a"]["label"], H.nodes["a"]["name"], H.edges["a", "b"]["weight"]
     ('<Ada & co>', '<Ada & co>', 2.0)
@@ -406,8 +409,9 @@ def write_outputs(
     Examples
     --------
     >>> import tempfile
-    >>> G = nx.DiGraph([("a", "b")])
-    >>> written = write_outputs(Analysis(G, {"network": {"people": 2}}), tempfile.mkdtemp())
+    >>> from analytics.model import Tie
+    >>> from analytics.pipeline import analyze
+    >>> written = write_outputs(analyze([Tie("a", "b")]), tempfile.mkdtemp())
     >>> sorted(written)
     ['metrics.json', 'network.gexf', 'network.graphml', 'network.png', 'people.csv', 'report.html']
     """
@@ -416,7 +420,8 @@ def write_outputs(
     written: dict[str, Path] = {}
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        result = json_ready(analysis.result)
+        # json_ready again: a hand-built result may still hold NaN or numpy numbers.
+        result = json_ready(analysis.result.to_dict())
 
         path = written["metrics.json"] = folder / "metrics.json"
         with path.open("w", encoding="utf-8") as handle:
@@ -424,7 +429,7 @@ def write_outputs(
             handle.write("\n")
 
         path = written["people.csv"] = folder / "people.csv"
-        _write_people_csv(path, list(result.get("people", []) or []))
+        _write_people_csv(path, result["people"])
 
         say("writing GEXF and GraphML…")
         path = written["network.gexf"] = folder / "network.gexf"

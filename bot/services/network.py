@@ -21,6 +21,7 @@ from analytics.diff import diff_snapshots
 from analytics.model import Analysis, AnalysisOptions
 from analytics.pipeline import analyze
 from analytics.report.outputs import write_outputs
+from analytics.results import AnalysisResult
 from bot.errors import NotAProgrammeOwner, PeerPulseError
 from bot.models import AuditEntry, Person, Tie, Workspace
 from bot.services import Unit
@@ -78,21 +79,22 @@ def parse_count(text: str) -> int:
         raise BadRequest(f"'{text}' is not a number, e.g. `/network champions 5`.") from None
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
-    """The handful of figures every summary shows (and the dashboard's trend keeps)."""
-    net = result["network"]
-    cov = net.get("champion_coverage") or {}
-    names = {p["id"]: p.get("name") or p["id"] for p in result["people"]}
-    roles = result.get("roles") or {}
+def headline(result: AnalysisResult) -> dict[str, Any]:
+    """The handful of figures every summary shows (and the dashboard's trend keeps).
+
+    A plain dict on purpose: it is stored as JSON in the audit log.
+    """
+    net, cov = result.network, result.network.champion_coverage
+    names = result.names()
     return {
-        "people": net.get("people"), "ties": net.get("ties"),
-        "density": net.get("density"), "reciprocity": net.get("reciprocity"),
-        "communities": net.get("communities"), "modularity": net.get("modularity"),
-        "e_i_index": net.get("e_i_index"), "isolates": net.get("isolates"),
-        "champions": net.get("champions"),
-        "coverage_one_step": cov.get("one_step"), "coverage_two_step": cov.get("two_step"),
-        "connectors": [names.get(i, i) for i in (roles.get("central_connector") or [])[:5]],
-        "brokers": [names.get(i, i) for i in (roles.get("broker") or [])[:5]],
+        "people": net.people, "ties": net.ties,
+        "density": net.density, "reciprocity": net.reciprocity,
+        "communities": net.communities, "modularity": net.modularity,
+        "e_i_index": net.e_i_index, "isolates": net.isolates,
+        "champions": net.champions,
+        "coverage_one_step": cov.one_step, "coverage_two_step": cov.two_step,
+        "connectors": [names.get(i, i) for i in result.roles.get("central_connector", ())[:5]],
+        "brokers": [names.get(i, i) for i in result.roles.get("broker", ())[:5]],
     }
 
 
@@ -171,13 +173,10 @@ def champions(u: Unit, requester: str, k: int | None) -> dict[str, Any]:
     if not 1 <= k <= 50:
         raise BadRequest("Ask for between 1 and 50 champions, e.g. `/network champions 5`.")
     analysis = _analyse(u, u.prefs.analysis_window_days, champions_k=k)
-    picks = analysis.result["recommendation"]
-    names = {p["id"]: p.get("name") or p["id"] for p in analysis.result["people"]}
-    current = picks.get("current") or {"ids": [], "coverage_two_step": 0.0}
-    return {"k": k, "picks": picks, "names": names,
-            "gain": (picks["recommended"]["coverage_two_step"] or 0)
-            - (current.get("coverage_two_step") or 0),
-            "people": analysis.result["network"]["people"]}
+    picks = analysis.result.recommendation
+    return {"k": k, "picks": picks, "names": analysis.result.names(),
+            "gain": picks.recommended.coverage_two_step - picks.current.coverage_two_step,
+            "people": analysis.result.network.people}
 
 
 def compare(u: Unit, requester: str) -> dict[str, Any]:
@@ -188,9 +187,7 @@ def compare(u: Unit, requester: str) -> dict[str, Any]:
     after = _analyse(u, days, inputs=inputs)
     before = _analyse(u, days, now=u.now - timedelta(days=days), inputs=inputs)
     diff = diff_snapshots(before, after, min_group_size=u.prefs.min_group_size)
-    names = {p["id"]: p.get("name") or p["id"] for p in after.result["people"]}
-    for p in before.result["people"]:
-        names.setdefault(p["id"], p.get("name") or p["id"])
+    names = before.result.names() | after.result.names()  # the current name wins
     return {"days": days, "diff": diff, "names": names}
 
 
@@ -203,13 +200,12 @@ def ego(u: Unit, requester: str, person_id: str) -> dict[str, Any]:
     if person_id not in G:
         raise BadRequest(f"<@{person_id}> is not in the analysed network (opted out, "
                          "deactivated, or no ties in the window).")
-    row = next(p for p in analysis.result["people"] if p["id"] == person_id)
-    ranked = sorted(analysis.result["people"], key=lambda p: -(p.get("betweenness") or 0))
+    ranked = sorted(analysis.result.people, key=lambda p: -(p.betweenness or 0))
     return {
-        "id": person_id, "metrics": row,
+        "id": person_id, "metrics": analysis.result.person(person_id),
         "named_by": sorted(G.predecessors(person_id)),
         "names": sorted(G.successors(person_id)),
-        "betweenness_rank": 1 + [p["id"] for p in ranked].index(person_id),
+        "betweenness_rank": 1 + [p.id for p in ranked].index(person_id),
         "people": len(ranked),
     }
 

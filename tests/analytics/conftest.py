@@ -1,9 +1,10 @@
 """Shared fixtures for tests/analytics.
 
-``analysis_factory`` builds a hand-made :class:`~analytics.model.Analysis` in the
-metrics.json shape of notes/analytics_contract.md, so the output writers (outputs, draw,
-report) can be tested on their own, without the real pipeline. Its people include hostile
-text (``<script>``, ``<!channel>``, ``&``) to prove every output escapes it.
+``analysis_factory`` builds a hand-made :class:`~analytics.model.Analysis` from a
+metrics.json-shaped dict (read with :meth:`~analytics.results.AnalysisResult.from_dict`),
+so the output writers (outputs, draw, html) can be tested on their own, without the real
+pipeline. Its people include hostile text (``<script>``, ``<!channel>``, ``&``) to prove
+every output escapes it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from analytics.model import Analysis, Person
+from analytics.model import Analysis, AnalysisOptions, Person
+from analytics.results import AnalysisResult, options_dict
 
 HOSTILE_NAME = "<script>alert(1)</script>"
 CHANNEL_NAME = "<!channel> Bob & co"
@@ -176,7 +178,7 @@ def make_analysis(
     curve = [round(0.1 + 0.08 * step, 4) for step in range(11)]
     result: dict[str, Any] = {
         "generated_at": "2024-03-01T00:00:00+00:00",
-        "options": {"window_days": 90.0, "half_life_days": 30.0, "kinds": None, "seed": seed},
+        "options": options_dict(AnalysisOptions(seed=seed, min_group_size=min_group_size)),
         "input": {
             "ties_read": len(edges) + 2,
             "ties_used": len(edges),
@@ -185,7 +187,10 @@ def make_analysis(
             "unknown_ties_dropped": 2,
             "outside_window": 0,
             "filtered_kind": 0,
+            "invalid_weight": 0,
             "removed_people": 1 if opted_out else 0,
+            "removed_ties_dropped": 0,
+            "window_end": "2024-03-01T00:00:00+00:00",
         },
         "network": {
             "people": graph.number_of_nodes(),
@@ -247,6 +252,7 @@ def make_analysis(
         "diffusion": {
             "steps": 10,
             "runs": 200,
+            "p": 0.1,
             "models": {
                 "independent_cascade": {
                     "current": curve,
@@ -263,7 +269,7 @@ def make_analysis(
     if opted_out is not None:
         # The pipeline keeps the Person record but removes them from graph and result.
         by_id[opted_out.id] = opted_out
-    return Analysis(graph=graph, result=result, people=by_id)
+    return Analysis(graph=graph, result=AnalysisResult.from_dict(result), people=by_id)
 
 
 @pytest.fixture

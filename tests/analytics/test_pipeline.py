@@ -1,9 +1,10 @@
-"""analyze end to end: the contract's metrics.json shape, valid on any input."""
+"""analyze end to end: the typed result and its metrics.json shape, valid on any input."""
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from analytics.model import Analysis, AnalysisOptions, Person, Tie
 from analytics.pipeline import analyze
+from analytics.results import AnalysisResult
 
 KRACKHARDT = Path("/work/shared/data/krackhardt")
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
@@ -35,10 +37,15 @@ PERSON_KEYS = {
 
 
 def assert_valid(analysis: Analysis) -> dict[str, Any]:
-    """Every output is valid: JSON without NaN, people list = graph nodes, contract keys."""
-    result = analysis.result
+    """Every output is valid: JSON without NaN, people list = graph nodes, contract keys.
+
+    Returns the metrics.json document, after checking that it reads back into the same
+    typed result.
+    """
+    result = analysis.result.to_dict()
     text = json.dumps(result, allow_nan=False)
     assert json.loads(text) == result
+    assert AnalysisResult.from_dict(result) == analysis.result
     assert set(result) == TOP_KEYS
     assert set(result["network"]) == NETWORK_KEYS
     ids = [row["id"] for row in result["people"]]
@@ -71,28 +78,27 @@ def test_krackhardt_advice_end_to_end() -> None:
     ties, people = read_krackhardt("advice")
     messages: list[str] = []
     analysis = analyze(ties, people, FAST, progress=messages.append)
-    result = assert_valid(analysis)
+    assert_valid(analysis)
     assert messages[-1].startswith("done")
-    assert result["network"]["people"] == 21 and result["network"]["ties"] == 190
-    assert abs(result["network"]["e_i_index"] - 0.516) < 5e-4
-    assert result["network"]["champions"] == 2
-    assert result["network"]["betweenness_method"] == "exact"
-    by_id = {row["id"]: row for row in result["people"]}
-    leaders = sorted(by_id, key=lambda i: (-by_id[i]["in_degree"], int(i)))[:3]
-    assert leaders == ["2", "18", "21"]
-    assert result["input"]["ties_used"] == 190
-    teams = {row["team"]: row for row in result["teams"]}
-    assert teams["dept-0"]["suppressed"] and teams["dept-0"]["e_i_index"] is None
-    assert set(result["roles"]) >= set(result["role_rules"])
+    result = analysis.result
+    network = result.network
+    assert network.people == 21 and network.ties == 190
+    assert network.e_i_index is not None and abs(network.e_i_index - 0.516) < 5e-4
+    assert network.champions == 2
+    assert network.betweenness_method == "exact"
+    leaders = sorted(result.people, key=lambda p: (-p.in_degree, int(p.id)))[:3]
+    assert [p.id for p in leaders] == ["2", "18", "21"]
+    assert result.input.ties_used == 190
+    teams = {row.team: row for row in result.teams}
+    assert teams["dept-0"].suppressed and teams["dept-0"].e_i_index is None
+    assert set(result.roles) >= set(result.role_rules)
 
 
 def test_deterministic_apart_from_the_timestamp() -> None:
     ties, people = read_krackhardt("friendship")
     first = analyze(ties, people, FAST).result
     second = analyze(ties, people, FAST).result
-    first.pop("generated_at")
-    second.pop("generated_at")
-    assert first == second
+    assert replace(first, generated_at="") == replace(second, generated_at="")
 
 
 def test_opted_out_people_are_absent_everywhere() -> None:
@@ -102,7 +108,7 @@ def test_opted_out_people_are_absent_everywhere() -> None:
     text = json.dumps(assert_valid(analysis))
     assert "2" not in analysis.graph
     assert '"id": "2"' not in text
-    assert analysis.result["input"]["removed_people"] == 1
+    assert analysis.result.input.removed_people == 1
 
 
 def test_empty_input() -> None:

@@ -5,18 +5,23 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import networkx as nx
 import pytest
 
-from analytics.model import Analysis
+from analytics.model import Analysis, Tie
+from analytics.pipeline import analyze
 from analytics.report import draw
 from analytics.report.draw import community_of, draw_network
 
 Factory = Callable[..., Analysis]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# A result that names nobody, for tests of what is drawn from the graph alone.
+NOBODY = analyze([]).result
 
 
 def _png_shape(path: Path) -> tuple[int, ...]:
@@ -67,13 +72,13 @@ def test_community_map_of_100k_people_is_fast(tmp_path: Path) -> None:
     )
     graph.add_edges_from((f"p{i}", f"p{(i + 1) % n}", {"weight": 1.0}) for i in range(n))
     started = time.perf_counter()
-    assert draw_network(Analysis(graph, {}), tmp_path / "big.png") == "community_map"
+    assert draw_network(Analysis(graph, NOBODY), tmp_path / "big.png") == "community_map"
     assert time.perf_counter() - started < 20
     _png_shape(tmp_path / "big.png")
 
 
 def test_empty_network_draws_a_placeholder(tmp_path: Path) -> None:
-    assert draw_network(Analysis(nx.DiGraph(), {}), tmp_path / "empty.png") == "empty"
+    assert draw_network(analyze([]), tmp_path / "empty.png") == "empty"
     _png_shape(tmp_path / "empty.png")
 
 
@@ -81,11 +86,12 @@ def test_dollar_signs_and_markup_in_names_do_not_break_drawing(tmp_path: Path) -
     graph = nx.DiGraph([("a", "b")])
     graph.nodes["a"]["name"] = "$\\frac{1}{0}$ <b>"
     graph.nodes["b"]["name"] = "x_1^2 $"
-    assert draw_network(Analysis(graph, {}), tmp_path / "n.png") == "full"
+    assert draw_network(Analysis(graph, NOBODY), tmp_path / "n.png") == "full"
 
 
 def test_community_of_prefers_result_then_node_attribute() -> None:
-    graph = nx.DiGraph([("a", "b"), ("b", "c")])
-    graph.nodes["c"]["community"] = 4
-    result = {"people": [{"id": "a", "community": 1}, {"id": "b", "community": None}]}
-    assert community_of(Analysis(graph, result)) == {"a": 1, "b": None, "c": 4}
+    analysis = analyze([Tie("a", "b"), Tie("b", "c")])
+    a, b, _c = analysis.result.people
+    result = replace(analysis.result, people=(replace(a, community=1), replace(b, community=-1)))
+    analysis.graph.nodes["c"]["community"] = 4
+    assert community_of(Analysis(analysis.graph, result)) == {"a": 1, "b": -1, "c": 4}

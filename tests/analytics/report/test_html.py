@@ -8,9 +8,8 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 
-import networkx as nx
-
 from analytics.model import Analysis
+from analytics.pipeline import analyze
 from analytics.report.draw import draw_network
 from analytics.report.html import render_report
 
@@ -67,14 +66,14 @@ def test_report_is_self_contained(tmp_path: Path, analysis_factory: Factory) -> 
 def test_headline_figures_roles_and_sections(analysis_factory: Factory) -> None:
     analysis = analysis_factory()
     html = render_report(analysis)
-    network = analysis.result["network"]
-    assert f">{network['people']}<" in html
-    assert f">{network['ties']}<" in html
+    network = analysis.result.network
+    assert f">{network.people}<" in html
+    assert f">{network.ties}<" in html
     assert "0.412" in html  # modularity
     assert "-0.52" in html  # E-I index
     assert "43.2%" in html  # reciprocity
     assert "80%" in html  # champion two-step reach
-    for rule in analysis.result["role_rules"].values():
+    for rule in analysis.result.role_rules.values():
         assert rule in html
     for section in ("headline", "picture", "roles", "teams", "champions", "whatif", "input"):
         assert f'id="{section}"' in html
@@ -107,7 +106,6 @@ def test_snapshot_diff_section(analysis_factory: Factory) -> None:
     assert "Sales ↔ R&amp;D &lt;b&gt;lab&lt;/b&gt;" in html
 
 
-def test_minimal_and_empty_results_render() -> None:
-    assert "PeerPulse network report" in render_report(Analysis(nx.DiGraph(), {}))
-    html = render_report(Analysis(nx.DiGraph([("a", "b")]), {"network": {"people": 2}}))
-    assert "No roles in this analysis" in html
+def test_an_empty_analysis_renders() -> None:
+    html = render_report(analyze([]))
+    assert "PeerPulse network report" in html and "Nobody to list." in html

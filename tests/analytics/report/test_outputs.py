@@ -6,6 +6,7 @@ import csv
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import networkx as nx
@@ -20,6 +21,8 @@ from analytics.report.outputs import OUTPUT_FILES, OutputError, gephi_graph, wri
 
 Factory = Callable[..., Analysis]
 GEPHI_TYPES = (str, int, float, bool)
+# A result that names nobody, for tests of what is written from the graph alone.
+NOBODY = analyze([]).result
 
 
 def test_writes_the_six_files(tmp_path: Path, analysis_factory: Factory) -> None:
@@ -37,13 +40,13 @@ def test_metrics_json_is_strict_json_with_every_person(
 ) -> None:
     analysis = analysis_factory()
     # Values a careless pipeline might leave behind must still give valid JSON.
-    analysis.result["network"]["density"] = float("nan")
-    analysis.result["network"]["np"] = np.float64(0.25)
+    network = replace(analysis.result.network, density=float("nan"), reciprocity=np.float64(0.25))
+    analysis.result = replace(analysis.result, network=network)
     write_outputs(analysis, tmp_path)
     text = (tmp_path / "metrics.json").read_text(encoding="utf-8")
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert data["network"]["density"] is None
-    assert data["network"]["np"] == 0.25
+    assert data["network"]["reciprocity"] == 0.25
     assert [p["id"] for p in data["people"]] == sorted(analysis.graph.nodes)
 
 
@@ -63,7 +66,9 @@ def test_people_csv_has_one_row_a_person_with_roles_joined(
     isolate = next(r for r in rows if r["id"] == "U14")
     assert isolate["constraint"] == ""  # None, not "None" or "nan"
     assert isolate["roles"] == "isolate"
-    analysis.result["people"][0]["roles"] = ["broker", "central_connector"]
+    first, *others = analysis.result.people
+    first = replace(first, roles=("broker", "central_connector"))
+    analysis.result = replace(analysis.result, people=(first, *others))
     write_outputs(analysis, tmp_path)
     with (tmp_path / "people.csv").open(encoding="utf-8", newline="") as handle:
         assert next(csv.DictReader(handle))["roles"] == "broker;central_connector"
@@ -94,7 +99,7 @@ def test_gexf_and_graphml_read_back_with_attributes(
     assert node["name"] == "<script>alert(1)</script>"
     assert node["champion"] is True
     assert isinstance(node["community"], int)
-    assert math.isclose(node["pagerank"], analysis.result["people"][0]["pagerank"])
+    assert math.isclose(node["pagerank"], analysis.result.people[0].pagerank)
     assert "constraint" not in graphml.nodes["U14"]  # None dropped, not written as "None"
     assert isinstance(graphml.edges["U00", "U01"]["weight"], float)
 
@@ -105,7 +110,7 @@ def test_gephi_graph_converts_awkward_values() -> None:
     graph.add_node("b", n=2.5, flag=True)
     graph.add_node("c", flag="maybe")
     graph.add_edge("a", "b", weight=np.float32(1.5), kinds=("helped",), count=np.int64(3))
-    clean = gephi_graph(Analysis(graph, {}))
+    clean = gephi_graph(Analysis(graph, NOBODY))
     _assert_gephi_safe(clean)
     assert clean.nodes["a"] == {"tags": "x;y", "n": 2.0, "seen": "a;b", "label": "a"}
     assert clean.nodes["b"]["n"] == 2.5  # int and float mixed: all float
@@ -135,17 +140,20 @@ def test_unwritable_folder_is_an_output_error(tmp_path: Path, analysis_factory: 
 
 
 def test_empty_analysis_still_writes_valid_files(tmp_path: Path) -> None:
-    written = write_outputs(Analysis(nx.DiGraph(), {"people": []}), tmp_path)
-    assert json.loads(written["metrics.json"].read_text()) == {"people": []}
+    analysis = analyze([])
+    written = write_outputs(analysis, tmp_path)
+    assert json.loads(written["metrics.json"].read_text()) == analysis.result.to_dict()
+    assert analysis.result.people == ()
     assert nx.read_graphml(written["network.graphml"]).number_of_nodes() == 0
     assert nx.read_gexf(written["network.gexf"]).number_of_nodes() == 0
     assert written["people.csv"].read_text().startswith("id,name,team,champion,community")
 
 
 def test_streamed_xml_survives_control_characters_and_quotes(tmp_path: Path) -> None:
-    graph = nx.DiGraph([("a", "b")])
-    graph.nodes["a"]["name"] = 'Zoë "Z" \x07O\'Brien\n<&>'
-    analysis = Analysis(graph, {"people": [{"id": "a", "community": 0, "roles": ["broker"]}]})
+    analysis = analyze([Tie("a", "b")], [Person("a", name='Zoë "Z" \x07O\'Brien\n<&>'),
+                                         Person("b")])
+    a, b = analysis.result.people
+    analysis.result = replace(analysis.result, people=(replace(a, roles=("broker",)), b))
     write_outputs(analysis, tmp_path)
     for graph_back in (
         nx.read_graphml(tmp_path / "network.graphml"),
