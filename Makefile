@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test run lint typecheck bench clean
+.PHONY: install demo test test-quick run lint typecheck bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -20,13 +20,22 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/peerpulse demo
 
+# pytest-xdist spreads the tests over every core; loadgroup keeps together the tests of a
+# module that share one running bot (their xdist_group marker).
+XDIST ?= -n auto --dist loadgroup
+
 # The import contracts (pyproject [tool.importlinter]) first, then every test; both always
 # run, and the target fails when either fails.
 test: $(STAMP)
 	@status=0; \
 	$(BIN)/lint-imports --no-cache || status=$$?; \
-	$(BIN)/python -m pytest || status=$$?; \
+	$(BIN)/python -m pytest $(XDIST) || status=$$?; \
 	exit $$status
+
+# The quick loop: everything but the tests marked slow (100k-person analytics, long
+# property-based runs, the bot or CLI started as a subprocess).
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest $(XDIST) -m "not slow"
 
 run: $(STAMP)
 	$(BIN)/peerpulse run

@@ -110,6 +110,7 @@ def test_compare_picks_shape_and_determinism() -> None:
     assert other["random"]["ids"] != first["random"]["ids"]
 
 
+@pytest.mark.slow
 def test_recommend_scales_to_100k_people_1m_ties() -> None:
     rng = np.random.default_rng(0)
     n, m = 100_000, 1_000_000

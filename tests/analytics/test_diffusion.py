@@ -116,6 +116,7 @@ def test_runs_and_steps_are_capped_on_large_graphs() -> None:
     assert len(independent_cascade(nx.DiGraph([("a", "b")]), ["b"], steps=10_000)) == 101
 
 
+@pytest.mark.slow
 def test_what_if_on_100k_people_is_bounded() -> None:
     rng = np.random.default_rng(0)
     n, m = 100_000, 1_000_000

@@ -219,6 +219,7 @@ def measure_sampling(G: nx.DiGraph, k: int, seed: int) -> dict[str, float]:
     }
 
 
+@pytest.mark.slow
 def test_sampled_betweenness_error_is_measured_on_a_mid_size_graph() -> None:
     """The sampling error of the default pivot count, measured against exact betweenness.
 

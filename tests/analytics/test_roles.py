@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -112,6 +113,7 @@ def test_people_by_role_lists_every_role() -> None:
     assert inverted["central_connector"] == sorted(inverted["central_connector"])
 
 
+@pytest.mark.slow
 def test_roles_scale_to_100k_people_in_seconds() -> None:
     rng = np.random.default_rng(0)
     n, m = 100_000, 1_000_000

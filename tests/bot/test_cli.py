@@ -39,6 +39,7 @@ def test_invalid_setting_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_db_upgrade_and_export_work_from_any_directory(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     elsewhere = tmp_path / "somewhere" / "else"

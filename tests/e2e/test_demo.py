@@ -6,7 +6,11 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.cli import main
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_the_bot_and_writes_every_output(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from bot.models import Person, ProcessedEvent, Workspace
 from tests.e2e.conftest import Stack, wait_until
 
+pytestmark = pytest.mark.slow
+
 
 def people_count(stack: Stack, active_only: bool = False) -> int:
     with Session(stack.engine) as s:

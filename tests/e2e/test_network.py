@@ -25,6 +25,8 @@ from bot.services.settings import effective_settings
 from bot.services.ties import NewTie, record_tie
 from tests.e2e.conftest import Stack, launch, wait_for_roster, wait_until
 
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_network")]
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:

@@ -21,6 +21,8 @@ from bot.devkit.simulation import Organisation, simulate_organisation
 from bot.models import OutboxMessage, Person, Tie
 from tests.e2e.conftest import Stack, wait_until
 
+pytestmark = pytest.mark.slow
+
 FAST = {"PEERPULSE_SEND_PER_MINUTE": "6000"}
 
 

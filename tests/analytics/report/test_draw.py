@@ -63,6 +63,7 @@ def test_large_network_becomes_a_community_map(
     assert laid_out and max(laid_out) <= draw.MAP_COMMUNITIES
 
 
+@pytest.mark.slow
 def test_community_map_of_100k_people_is_fast(tmp_path: Path) -> None:
     # A ring of 100k people in 1,000 communities: only the drawing is timed.
     n = 100_000

@@ -186,6 +186,7 @@ def test_streamed_files_match_networkx_reading_of_gephi_graph(
 _ids = st.sampled_from(["U1", "U2", "U3", "U4", "<b>x</b>", "Zoë"])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
