@@ -20,9 +20,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/peerpulse demo
 
-# pytest-xdist spreads the tests over every core; loadgroup keeps together the tests of a
-# module that share one running bot (their xdist_group marker).
-XDIST ?= -n auto --dist loadgroup
+# pytest-xdist spreads the tests over every core, a test file at a time: several modules
+# share one running bot (or other costly state) between their tests through module-scoped
+# fixtures, and a file stays on one worker. (--dist loadgroup would balance better, but
+# pytest 9.2's structured node ids silently break its xdist_group grouping: xdist #1386.)
+XDIST ?= -n auto --dist loadfile
 
 # The import contracts (pyproject [tool.importlinter]) first, then every test; both always
 # run, and the target fails when either fails.

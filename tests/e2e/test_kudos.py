@@ -16,7 +16,7 @@ from bot.devkit.simulation import Organisation, simulate_organisation
 from bot.models import Person, Tie
 from tests.e2e.conftest import Stack, launch, wait_for_roster, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_kudos")]
+pytestmark = pytest.mark.slow
 
 KUDOS_CHANNEL = DEFAULT_CHANNEL_ID
 DAILY_CAP = 6

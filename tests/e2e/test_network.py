@@ -25,7 +25,7 @@ from bot.services.settings import effective_settings
 from bot.services.ties import NewTie, record_tie
 from tests.e2e.conftest import Stack, launch, wait_for_roster, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e_network")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
