@@ -252,3 +252,26 @@ class OutboxMessage(Base):
     posted_channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KudosRequest(Base):
+    """An acknowledged `/kudos`, written before the acknowledgement and deleted once its giver
+    has been answered: a crash in between leaves the row, and the next start finishes it
+    (`bot.services.kudos:finish_unfinished`). It holds the command's text only that long.
+    """
+
+    __tablename__ = "kudos_requests"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "request_key", name="uq_kudos_requests_workspace_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    request_key: Mapped[str] = mapped_column(String(191))
+    giver: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    # "pending" until the kudos is carried out, then "done" until the giver is answered.
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # What came of it (stored for whom, or why it was refused), for the answer after a crash.
+    outcome: Mapped[Any] = mapped_column(JSON, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
