@@ -12,13 +12,43 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database
+    if not parsed.drivername.startswith("sqlite") or not name or name == ":memory:" \
+            or name.startswith("file:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(name)
+
+
+def _private_sqlite_files(path: Path) -> None:
+    """The database file is created 0600 before SQLite opens it; SQLite then gives its
+    -wal and -shm files the database file's mode. Files left by an older install are
+    tightened too."""
+    from bot.files import ensure_private_file, private_files
+
+    ensure_private_file(path)
+    private_files(path.with_name(path.name + suffix) for suffix in SQLITE_SIDE_FILES)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, foreign keys, secure delete, a busy timeout and
+    a database file readable by its owner only."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kwargs)
+        path = sqlite_file(url)
+
+        @event.listens_for(engine, "do_connect")
+        def _private_file(*_args: Any) -> None:
+            if path is not None:
+                _private_sqlite_files(path)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -27,6 +57,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros, not left in free pages (erasure).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         return engine

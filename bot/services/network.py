@@ -23,6 +23,7 @@ from analytics.pipeline import analyze
 from analytics.report.outputs import write_outputs
 from analytics.results import AnalysisResult
 from bot.errors import NotAProgrammeOwner, PeerPulseError
+from bot.files import private_dir, private_files
 from bot.models import AuditEntry, Person, Tie, Workspace
 from bot.services import Unit
 from bot.services.delivery import file_message, message_key
@@ -113,8 +114,10 @@ def take_snapshot(u: Unit, requester: str, days: int | None = None) -> Snapshot:
     window = days or u.prefs.analysis_window_days
     analysis = _analyse(u, window)
     stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
-    folder = Path(u.settings.data_dir).resolve() / "snapshots" / f"{stamp}-{window}d"
+    data = Path(u.settings.data_dir).resolve()
+    folder = private_dir(data / "snapshots" / f"{stamp}-{window}d", within=data)
     files = write_outputs(analysis, folder)
+    private_files(files.values())
     summary = headline(analysis.result)
     audit(u.session, u.workspace, requester, "snapshot",
           {"days": window, "folder": str(folder), "headline": summary})
@@ -148,8 +151,10 @@ def send_snapshot(u: Unit, requester: str, days: int | None = None) -> Sent:
 def export_for_owner(u: Unit, requester: str) -> tuple[Path, Path, int, int]:
     require_owner(u, requester)
     stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
-    folder = Path(u.settings.data_dir).resolve() / "exports" / stamp
+    data = Path(u.settings.data_dir).resolve()
+    folder = private_dir(data / "exports" / stamp, within=data)
     result = export_csv(u.session, u.workspace, folder)
+    private_files((result.ties_path, result.people_path))
     audit(u.session, u.workspace, requester, "export",
           {"folder": str(folder), "ties": result.ties, "people": result.people})
     return result.ties_path, result.people_path, result.ties, result.people
