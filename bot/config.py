@@ -52,6 +52,54 @@ def parse_quiet_hours(value: str) -> tuple[int, int] | None:
     return start, end
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_cadence(value: str) -> tuple[int, int, int] | None:
+    """A weekly moment, ``"mon 09:00"`` → (weekday 0-6, hour, minute); ``"off"`` → None.
+
+    >>> parse_cadence("Mon 9:30"), parse_cadence("off")
+    ((0, 9, 30), None)
+    """
+    text = value.strip().lower()
+    if text in ("", "off", "none"):
+        return None
+    day, _, clock = text.partition(" ")
+    hour, sep, minute = clock.strip().partition(":")
+    if (day[:3] not in WEEKDAYS or not sep or not hour.isdigit() or not minute.isdigit()
+            or int(hour) > 23 or int(minute) > 59):
+        raise ValueError("a cadence looks like mon 09:00 (a weekday and a time), or off")
+    return WEEKDAYS.index(day[:3]), int(hour), int(minute)
+
+
+def parse_working_hours(value: str) -> tuple[frozenset[int], int, int] | None:
+    """``"mon-fri 9-17"`` → (weekdays 0-6, start hour, end hour); ``"9-17"`` means Monday to
+    Friday; ``"off"`` → None (any time).
+
+    >>> parse_working_hours("mon-fri 9-17")
+    (frozenset({0, 1, 2, 3, 4}), 9, 17)
+    >>> parse_working_hours("sun-thu 8-16")[0] == frozenset({6, 0, 1, 2, 3})
+    True
+    """
+    text = value.strip().lower()
+    if text in ("", "off", "none", "any"):
+        return None
+    parts = text.split()
+    days_text, hours_text = (parts[0], parts[1]) if len(parts) == 2 else ("mon-fri", text)
+    hint = "working hours look like mon-fri 9-17 (days, then from-to hours), or off"
+    first, _, last = days_text.partition("-")
+    last = last or first
+    try:
+        start, end = (int(h) for h in hours_text.split("-"))
+        a, b = WEEKDAYS.index(first[:3]), WEEKDAYS.index(last[:3])
+    except ValueError:
+        raise ValueError(hint) from None
+    if not 0 <= start < end <= 24:
+        raise ValueError("working hours run from an earlier to a later hour, like 9-17")
+    days = frozenset((a + i) % 7 for i in range((b - a) % 7 + 1))
+    return days, start, end
+
+
 def _split_ids(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -105,7 +153,19 @@ class Settings(BaseSettings):
     champion_channels: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), alias="PEERPULSE_CHAMPION_CHANNELS")
     quiet_hours: str = Field(default="off", alias="PEERPULSE_QUIET_HOURS")
+    # Champions: the weekly digest and nudges (owners can override these in the settings modal).
+    digest_schedule: str = Field(default="mon 09:00", alias="PEERPULSE_DIGEST_SCHEDULE")
+    nudge_schedule: str = Field(default="mon 09:00", alias="PEERPULSE_NUDGE_SCHEDULE")
+    working_hours: str = Field(default="mon-fri 9-17", alias="PEERPULSE_WORKING_HOURS")
+    nudge_holdout: float = Field(default=0.2, ge=0, lt=1, alias="PEERPULSE_NUDGE_HOLDOUT")
+    champion_usergroup: str | None = Field(default=None, alias="PEERPULSE_CHAMPION_USERGROUP")
     data_dir: str = Field(default="peerpulse-data", alias="PEERPULSE_DATA_DIR")
+    # Retention (PRIVACY.md): ties, poll rounds and the audit log are kept this many
+    # months; snapshot and export files, and copies of sent messages, this many days.
+    tie_retention_months: int = Field(default=18, ge=1, le=120,
+                                      alias="PEERPULSE_TIE_RETENTION_MONTHS")
+    snapshot_retention_days: int = Field(default=90, ge=1, le=3650,
+                                         alias="PEERPULSE_SNAPSHOT_RETENTION_DAYS")
 
     # Polls (owners can override these in the settings modal too).
     poll_questions: Annotated[tuple[str, ...], NoDecode] = Field(
@@ -140,6 +200,23 @@ class Settings(BaseSettings):
     @field_validator("kudos_channel", mode="before")
     @classmethod
     def _blank_channel(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("digest_schedule", "nudge_schedule")
+    @classmethod
+    def _cadence(cls, value: str) -> str:
+        parse_cadence(value)
+        return value.strip()
+
+    @field_validator("working_hours")
+    @classmethod
+    def _working_hours(cls, value: str) -> str:
+        parse_working_hours(value)
+        return value.strip()
+
+    @field_validator("champion_usergroup", mode="before")
+    @classmethod
+    def _blank_usergroup(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("quiet_hours")

@@ -275,3 +275,80 @@ class KudosRequest(Base):
     # What came of it (stored for whom, or why it was refused), for the answer after a crash.
     outcome: Mapped[Any] = mapped_column(JSON, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChampionDigest(Base):
+    """One period's champion digest: the figures it showed (the next digest's trend reads
+    them). Posting it is an outbox row per champion channel."""
+
+    __tablename__ = "champion_digests"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "period", name="uq_champion_digests_workspace_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32), default="schedule")
+    figures: Mapped[Any] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Nudge(Base):
+    """One champion's nudge decision for one period: sent (queued in the outbox) or skipped
+    because there was nothing worth saying. The frequency cap reads these rows, so it holds
+    across restarts."""
+
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("champion_id", "period", name="uq_nudges_champion_period"),
+        Index("ix_nudges_champion_created", "champion_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    champion_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32), default="schedule")
+    status: Mapped[str] = mapped_column(String(16))  # sent | skipped
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reach_one: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reach_two: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outbox_key: Mapped[str | None] = mapped_column(String(191), nullable=True)
+    deliver_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    champion: Mapped[Person] = relationship()
+
+
+class Suggestion(Base):
+    """One suggestion that could be made to a champion: shown in their nudge, or withheld
+    at random (the holdout) so its follow-through can be compared with the shown ones.
+    ``status`` is the champion's answer to a shown one: open, done, snoozed, not_useful."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        Index("ix_suggestions_champion_created", "champion_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    nudge_id: Mapped[int] = mapped_column(ForeignKey("nudges.id", ondelete="CASCADE"),
+                                          index=True)
+    champion_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                            index=True)
+    other_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), nullable=True)
+    group_label: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    arm: Mapped[str] = mapped_column(String(16))  # shown | withheld
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    champion: Mapped[Person] = relationship(foreign_keys=[champion_id])
+    subject: Mapped[Person] = relationship(foreign_keys=[subject_id])
+    other: Mapped[Person | None] = relationship(foreign_keys=[other_id])

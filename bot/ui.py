@@ -158,6 +158,17 @@ def settings_modal(prefs: ProgrammeSettings, questions: dict[str, str]) -> dict[
         {"type": "input", "block_id": "reaction_kudos", "optional": True, "element": reaction,
          "label": {"type": "plain_text", "text": "Reaction kudos"}},
         _text_input("reaction_emoji", "Reaction emoji", prefs.reaction_emoji),
+        _text_input("digest_schedule", "Champion digest cadence", prefs.digest_schedule,
+                    "Weekly, in the champion channels: a day and a time, e.g. mon 09:00, "
+                    "or off"),
+        _text_input("nudge_schedule", "Champion nudge cadence", prefs.nudge_schedule,
+                    "At most one nudge a week per champion, e.g. mon 09:00, or off"),
+        _text_input("working_hours", "Champions' working hours", prefs.working_hours,
+                    "Nudges arrive only then, in each champion's own timezone, "
+                    "e.g. mon-fri 9-17"),
+        _text_input("nudge_holdout", "Suggestions held back (%)",
+                    str(round(prefs.nudge_holdout * 100)),
+                    "Share of suggestions withheld at random to measure whether nudges work"),
     ]
     return {"type": "modal", "callback_id": SETTINGS_MODAL,
             "title": {"type": "plain_text", "text": "PeerPulse settings"},

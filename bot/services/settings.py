@@ -38,6 +38,10 @@ class ProgrammeSettings:
     poll_min_days_between: float
     poll_reminder_days: float
     poll_close_days: float
+    digest_schedule: str
+    nudge_schedule: str
+    working_hours: str
+    nudge_holdout: float
 
     @classmethod
     def defaults(cls, settings: Settings) -> ProgrammeSettings:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.config import parse_quiet_hours
+from bot.config import parse_cadence, parse_quiet_hours, parse_working_hours
 from bot.services import Unit
 from bot.services.network import require_owner
 from bot.services.polls import QUESTIONS, parse_schedule
@@ -83,6 +83,24 @@ def validate_form(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         return name
 
     check("reaction_emoji", emoji)
+
+    def cadence(v: str) -> str:
+        parse_cadence(v)
+        return " ".join(v.split()).lower() or "off"
+
+    check("digest_schedule", cadence)
+    check("nudge_schedule", cadence)
+
+    def working(v: str) -> str:
+        parse_working_hours(v)
+        return " ".join(v.split()).lower() or "off"
+
+    check("working_hours", working)
+
+    def holdout(v: str) -> float:
+        return _int(v.rstrip("% "), 0, 50, "the holdout share (percent)") / 100
+
+    check("nudge_holdout", holdout)
     if not errors and changes.get("poll_questions") and "poll_schedule" in changes:
         missing = set(changes["poll_questions"]) - set(parse_schedule(changes["poll_schedule"]))
         if missing:
