@@ -16,6 +16,8 @@ from typing import Any
 
 from slack_sdk import WebClient
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.errors import RosterImportError
@@ -73,6 +75,26 @@ def iter_users(
             return
 
 
+def insert_person(session: Session, workspace: Workspace, slack_id: str,
+                  values: Mapping[str, Any]) -> tuple[Person, bool]:
+    """Create a person unless someone else just did; returns the person and whether it is new.
+
+    An upsert (``INSERT ... ON CONFLICT DO NOTHING`` on the unique workspace and Slack id),
+    because people are created concurrently: the roster sync, events and a `/kudos` naming
+    someone the roster has not seen yet may all create the same person at once.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Person).values(workspace_id=workspace.id, slack_id=slack_id, **values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["workspace_id", "slack_id"])
+    created = session.execute(stmt.returning(Person.id)).first() is not None
+    person = session.scalar(
+        select(Person).where(Person.workspace_id == workspace.id, Person.slack_id == slack_id)
+        .execution_options(populate_existing=True))
+    assert person is not None  # inserted here, or by the concurrent creator that won
+    return person, created
+
+
 def apply_user(
     session: Session,
     workspace: Workspace,
@@ -98,16 +120,11 @@ def apply_user(
         "tz": user.get("tz") or None,
     }
     if person is None:
-        person = Person(
-            workspace_id=workspace.id,
-            slack_id=slack_id,
-            is_active=active,
-            is_deleted=bool(user.get("deleted")),
-            **fields,
-        )
-        session.add(person)
-        result.added += 1
-        return person
+        person, created = insert_person(session, workspace, slack_id, {
+            "is_active": active, "is_deleted": bool(user.get("deleted")), **fields})
+        if created:
+            result.added += 1
+            return person
     changed = False
     for key, value in fields.items():
         if getattr(person, key) != value:
