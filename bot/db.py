@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -64,6 +68,53 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def compact(engine: Engine, tables: Sequence[str] = ()) -> None:
+    """Leave no copy of deleted rows in the database files.
+
+    SQLite: checkpoint the WAL into the database and truncate it (old frames hold earlier
+    versions of every changed page), VACUUM (rebuilds the file without free pages), then
+    checkpoint and truncate again (VACUUM itself went through the WAL). PostgreSQL:
+    VACUUM ``tables``, so dead row versions are reclaimed now rather than by autovacuum.
+    """
+    if engine.dialect.name == "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            _checkpoint(conn)
+            conn.exec_driver_sql("VACUUM")
+            _checkpoint(conn)
+    elif engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.exec_driver_sql(f'VACUUM "{table}"')
+
+
+def _checkpoint(conn: Connection, attempts: int = 20) -> None:
+    """``PRAGMA wal_checkpoint(TRUNCATE)`` until no reader holds it back (busy = 0)."""
+    for _ in range(attempts):
+        busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+        if not busy:
+            return
+        time.sleep(0.1)
+    log.warning("database: WAL checkpoint still busy after %d attempts", attempts)
+
+
+def compact_after_commit(session: Session, tables: Sequence[str]) -> None:
+    """Run `compact` once ``session`` has committed (never if it rolls back).
+
+    For use cases that erase personal data: they never commit themselves, and the files
+    can only be cleaned after the deletion is committed. A failure is logged, not raised:
+    the erasure itself has succeeded by then.
+    """
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+
+    @event.listens_for(session, "after_commit", once=True)
+    def _compact(_session: Session) -> None:
+        try:
+            compact(engine, tables)
+        except Exception as exc:  # reported, not raised: the erasure already committed
+            log.warning("database: compaction after erasure failed: %s", exc)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

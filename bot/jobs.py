@@ -1,6 +1,6 @@
-"""Everything scheduled, in one place: roster sync, housekeeping, poll rounds, reminders
-and closing. Each job is one use case run through `Services.call`; `register` adds them
-all to the runtime's scheduler.
+"""Everything scheduled, in one place: roster sync, housekeeping, the retention purge,
+poll rounds, reminders and closing. Each job is one use case run through `Services.call`;
+`register` adds them all to the runtime's scheduler.
 
 Poll rounds live in the persistent job store (a run missed while the bot was down still
 fires on start-up) and are saved by reference, so their function is module-level and
@@ -17,7 +17,7 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.services import Services, events, polls, roster
+from bot.services import Services, events, polls, retention, roster
 from bot.services import settings as programme
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,14 @@ def housekeeping(services: Services) -> None:
     forgotten = services.call(events.housekeeping)
     if forgotten:
         log.info("housekeeping: %d old event id(s) forgotten", forgotten)
+
+
+def retention_purge(services: Services) -> retention.Purged:
+    """Delete what is older than its retention period (PRIVACY.md)."""
+    purged = services.call(retention.purge)
+    if purged.total:
+        log.info("retention purge: %s", purged.summary())
+    return purged
 
 
 def poll_round(services: Services, question: str) -> polls.RoundOpened:
@@ -120,6 +128,8 @@ def schedule(scheduler: BaseScheduler, services: Services) -> list[Job]:
             {"coalesce": True, "misfire_grace_time": 3600}),
         Job("housekeeping", housekeeping, "cron", {"hour": 4, "minute": 30},
             {"coalesce": True}),
+        Job("retention-purge", retention_purge, "cron", {"hour": 4, "minute": 45},
+            {"coalesce": True, "max_instances": 1}),
         Job("poll-maintenance", poll_maintenance, "interval",
             {"minutes": settings.poll_check_minutes}, {"coalesce": True, "max_instances": 1}),
         Job("poll-schedule-sync", lambda s: sync_poll_jobs(scheduler, s), "interval",

@@ -306,7 +306,11 @@ class KudosHistory:
 
 def kudos_history(session: Session, workspace: Workspace, slack_id: str, *, now: datetime,
                   days: int = 90, limit: int = 10) -> KudosHistory:
-    """One person's kudos given and received in the last ``days`` (their App Home)."""
+    """One person's kudos given and received in the last ``days`` (their App Home).
+
+    Kudos from or to someone who opted out are left out: they are absent from colleagues'
+    views as from every other output.
+    """
     src, tgt = aliased(Person), aliased(Person)
     since = now - timedelta(days=days)
     base = (select(src.slack_id, tgt.slack_id, Tie.reason, Tie.value, Tie.occurred_at)
@@ -320,8 +324,8 @@ def kudos_history(session: Session, workspace: Workspace, slack_id: str, *, now:
         return [KudosItem(s if other_is_source else t, r or "", v, at)
                 for s, t, r, v, at in rows], total
 
-    received, rtotal = items(tgt.slack_id == slack_id, True)
-    given, gtotal = items(src.slack_id == slack_id, False)
+    received, rtotal = items((tgt.slack_id == slack_id) & src.opted_out.is_(False), True)
+    given, gtotal = items((src.slack_id == slack_id) & tgt.opted_out.is_(False), False)
     return KudosHistory(received, given, rtotal, gtotal, days)
 
 

@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from bot import db
-from bot.config import load_settings
-from bot.services import Services
+from bot import db, jobs
+from bot.config import ConfigError, load_settings
+from bot.models import AuditEntry, OutboxMessage, Person, PollRequest, PollRound, Tie, Workspace
+from bot.services import Services, retention
+from bot.services import kudos as kudos_service
 from bot.services import network as network_service
 from bot.services.roster import apply_user
 from bot.services.ties import NewTie, record_tie
@@ -129,3 +132,155 @@ def test_snapshot_and_export_files_are_0600_in_0700_folders(services: Services,
         assert mode(f) == 0o600, (f, oct(mode(f)))
     everything = list(data.rglob("*"))
     assert everything and all(mode(p) == (0o700 if p.is_dir() else 0o600) for p in everything)
+
+
+# Item 13: opted-out people leave colleagues' App Home; retention and the purge ------------
+
+def kudos(services: Services, giver: str, to: str, reason: str, at: datetime) -> None:
+    with db.transaction(services.sessions) as s:
+        ws = s.get(Workspace, services.workspace_id)
+        assert ws is not None
+        assert record_tie(s, ws, NewTie(giver, to, "recognised", "kudos",
+                                        f"kudos:{giver}:{to}:{at.isoformat()}", at,
+                                        reason=reason))
+
+
+def test_colleagues_app_home_hides_kudos_from_and_to_an_opted_out_person(
+        services: Services) -> None:
+    kudos(services, "UALEX", "UBEA", "for the release notes", NOW - timedelta(days=2))
+    kudos(services, "UBEA", "UCAL", "for pairing", NOW - timedelta(days=3))
+    kudos(services, "UCAL", "UALEX", "for the review", NOW - timedelta(days=4))
+
+    def others(viewer: str) -> tuple[list[str], list[str], int, int]:
+        h = services.call(kudos_service.my_kudos, viewer)
+        return ([i.other for i in h.received], [i.other for i in h.given],
+                h.received_total, h.given_total)
+
+    assert others("UALEX") == (["UCAL"], ["UBEA"], 1, 1)
+    assert others("UCAL") == (["UBEA"], ["UALEX"], 1, 1)
+    services.call(network_service.set_opt_out, "UBEA", True)
+    assert others("UALEX") == (["UCAL"], [], 1, 0)
+    assert others("UCAL") == ([], ["UALEX"], 0, 1)
+    assert others("UBEA") == (["UALEX"], ["UCAL"], 1, 1)  # their own history stays theirs
+    services.call(network_service.set_opt_out, "UBEA", False)
+    assert others("UALEX") == (["UCAL"], ["UBEA"], 1, 1)
+
+
+def counts(services: Services) -> dict[str, int]:
+    with services.sessions() as s:
+        return {m.__tablename__: int(s.scalar(select(func.count()).select_from(m)) or 0)
+                for m in (Tie, PollRound, PollRequest, AuditEntry, OutboxMessage)}
+
+
+def old_round(services: Services, closes: datetime) -> None:
+    """A poll round that closed at ``closes``, with a request and its sent DM."""
+    with db.transaction(services.sessions) as s:
+        ws_id = services.workspace_id
+        r = PollRound(workspace_id=ws_id, round_key=f"r{closes:%Y%m%d}", question="helped",
+                      kind="helped", sample_fraction=1, opened_at=closes - timedelta(days=5),
+                      remind_at=closes - timedelta(days=3), closes_at=closes)
+        s.add(r)
+        s.flush()
+        person = s.scalars(select(Person).where(Person.slack_id == "UALEX")).one()
+        req = PollRequest(round_id=r.id, person_id=person.id, asked_at=r.opened_at)
+        s.add(req)
+        s.flush()
+        s.add(OutboxMessage(workspace_id=ws_id, idempotency_key=f"poll:{req.id}",
+                            channel="UALEX", payload={"text": "Hi Alex!"},
+                            poll_request_id=req.id, status="sent",
+                            next_attempt_at=r.opened_at, created_at=r.opened_at))
+        s.add(AuditEntry(workspace_id=ws_id, actor=OWNER, action="snapshot", detail={},
+                         at=closes))
+
+
+def test_the_purge_keeps_18_months_of_ties_and_90_days_of_files_by_default(
+        services: Services, tmp_path: Path) -> None:
+    assert services.settings.tie_retention_months == 18
+    assert services.settings.snapshot_retention_days == 90
+    cutoff = retention.months_before(NOW, 18)
+    assert cutoff == datetime(2025, 5, 2, 10, 0, tzinfo=UTC)
+    kudos(services, "UALEX", "UBEA", "long ago", cutoff - timedelta(hours=1))
+    kudos(services, "UALEX", "UCAL", "just inside", cutoff + timedelta(hours=1))
+    old_round(services, cutoff - timedelta(days=1))
+    old_round(services, cutoff + timedelta(days=1))
+    for days in (120, 91, 89, 1):  # snapshots and exports taken that many days ago
+        services.clock = lambda days=days: NOW - timedelta(days=days)  # type: ignore[misc]
+        services.call(network_service.take_snapshot, OWNER, 30)
+        services.call(network_service.export_for_owner, OWNER)
+    services.clock = lambda: NOW
+    data = tmp_path / "data"
+    assert len(list((data / "snapshots").iterdir())) == 4
+    before = counts(services)
+
+    purged = services.call(retention.purge)
+
+    after = counts(services)
+    assert (purged.ties, purged.poll_rounds, purged.poll_requests) == (1, 1, 1)
+    assert purged.folders == 4  # 120 and 91 days ago, a snapshot and an export each
+    assert after["ties"] == before["ties"] - 1 and after["poll_rounds"] == 1
+    # Sent DMs older than 90 days go: the old round's, and the recent round's too (it was
+    # sent 18 months ago), but no snapshot audit newer than 18 months.
+    assert after["outbox_messages"] == 0 and purged.messages == 2
+    assert purged.audit_entries == 1 and after["audit_log"] == before["audit_log"] - 1
+    with services.sessions() as s:
+        assert s.scalar(select(func.min(Tie.occurred_at))) > cutoff
+    left = sorted(p.name[:8] for p in (data / "snapshots").iterdir()) + \
+        sorted(p.name[:8] for p in (data / "exports").iterdir())
+    recent = sorted(f"{NOW - timedelta(days=d):%Y%m%d}" for d in (89, 1))
+    assert left == recent + recent
+    assert services.call(retention.purge).total == 0  # nothing left to do
+
+
+def test_retention_periods_are_settings(database_url: str, tmp_path: Path) -> None:
+    services = make_services(database_url, tmp_path / "data",
+                             PEERPULSE_TIE_RETENTION_MONTHS="6",
+                             PEERPULSE_SNAPSHOT_RETENTION_DAYS="10")
+    try:
+        kudos(services, "UALEX", "UBEA", "seven months ago", NOW - timedelta(days=213))
+        kudos(services, "UALEX", "UCAL", "five months ago", NOW - timedelta(days=152))
+        services.clock = lambda: NOW - timedelta(days=11)
+        services.call(network_service.take_snapshot, OWNER, 30)
+        services.clock = lambda: NOW
+        before = counts(services)["ties"]
+        purged = services.call(retention.purge)
+        assert (purged.ties, purged.folders) == (1, 1)
+        assert counts(services)["ties"] == before - 1
+    finally:
+        services.sessions.kw["bind"].dispose()
+    with pytest.raises(ConfigError):
+        load_settings(None, PEERPULSE_TIE_RETENTION_MONTHS="0")
+
+
+def test_the_nightly_job_runs_the_purge(services: Services) -> None:
+    table = {j.id: j for j in jobs.schedule(BackgroundScheduler(), services)}
+    job = table["retention-purge"]
+    assert job.trigger == "cron" and job.when == {"hour": 4, "minute": 45}
+    kudos(services, "UALEX", "UBEA", "ancient", NOW - timedelta(days=800))
+    before = counts(services)["ties"]
+    assert job.run(services).ties == 1
+    assert counts(services)["ties"] == before - 1
+
+
+def test_purged_text_leaves_no_copy_in_the_sqlite_files(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    services = make_services(url, tmp_path / "data")
+    secret = "Zanzibar-quokka-7731"
+    try:
+        kudos(services, "UALEX", "UBEA", f"for the {secret} fix", NOW - timedelta(days=800))
+        with services.sessions() as s:  # a reader, as the running bot has
+            s.execute(select(Tie.reason)).all()
+        assert grep_files(tmp_path, secret)  # the WAL holds it now
+        assert services.call(retention.purge).ties == 1
+        assert grep_files(tmp_path, secret) == []
+    finally:
+        services.sessions.kw["bind"].dispose()
+
+
+def grep_files(root: Path, *needles: str) -> list[tuple[str, str]]:
+    """(file, needle) for every file under ``root`` that holds a needle (bytes, any case)."""
+    hits = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes().lower()
+        hits += [(str(path.relative_to(root)), n) for n in needles
+                 if n.lower().encode() in data]
+    return hits
