@@ -4,6 +4,11 @@ Readers are forgiving about presentation (byte-order mark, blank lines, stray wh
 header case) and strict about content: anything they cannot interpret raises
 :class:`~analytics.errors.AnalyticsInputError` naming the file, the line and the problem,
 so a person can fix the file without reading a traceback.
+
+Every CSV the project writes goes through :func:`csv_writer`, which neutralises cells a
+spreadsheet would run as a formula (OWASP "CSV injection"): a text cell starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``. The readers take that
+quote off again (:func:`restore_cell`), so an exported file reads back exactly.
 """
 
 from __future__ import annotations
@@ -11,23 +16,30 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from analytics.errors import AnalyticsInputError
 from analytics.model import Person, Tie
 
 __all__ = [
+    "FORMULA_TRIGGERS",
     "PEOPLE_COLUMNS",
     "TIES_COLUMNS",
     "AnalyticsInputError",
+    "SafeWriter",
+    "csv_writer",
     "format_datetime",
+    "neutralise_cell",
     "parse_bool",
     "parse_datetime",
     "parse_weight",
     "read_people",
     "read_ties",
+    "restore_cell",
     "write_people",
     "write_ties",
 ]
@@ -45,6 +57,11 @@ PEOPLE_COLUMNS: tuple[str, ...] = (
     "champion",
     "joined_at",
 )
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+# A plain number ("-1", "+2.5", "-3e-4") is not a formula: it stays a number in a spreadsheet.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 _TRUE = frozenset({"true", "yes", "y", "1", "t"})
 _FALSE = frozenset({"false", "no", "n", "0", "f", ""})
@@ -153,6 +170,77 @@ def parse_bool(text: str) -> bool:
     raise ValueError(text)
 
 
+def _runs_as_formula(text: str) -> bool:
+    return text[:1] in FORMULA_TRIGGERS and _NUMBER.fullmatch(text) is None
+
+
+def neutralise_cell(text: str) -> str:
+    """Return ``text`` as a CSV cell no spreadsheet runs as a formula.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    ``'`` (OWASP's advice), unless it is a plain number. A cell that already starts with
+    quotes before such a character gets one more, so :func:`restore_cell` can always undo
+    exactly one.
+
+    Examples
+    --------
+    >>> print(neutralise_cell('=HYPERLINK("http://x","y")'))
+    '=HYPERLINK("http://x","y")
+    >>> [neutralise_cell(c) for c in ("@Ada", "-1", "+2.5", "Ada", "'=1", "")]
+    ["'@Ada", '-1', '+2.5', 'Ada', "''=1", '']
+    """
+    return "'" + text if _runs_as_formula(text.lstrip("'")) else text
+
+
+def restore_cell(text: str) -> str:
+    """Undo :func:`neutralise_cell` on a cell read back from a CSV file.
+
+    Examples
+    --------
+    >>> restore_cell("'=SUM(A1)"), restore_cell("''=1"), restore_cell("'Ada"), restore_cell("-1")
+    ('=SUM(A1)', "'=1", "'Ada", '-1')
+    """
+    if text[:1] == "'" and _runs_as_formula(text.lstrip("'")):
+        return text[1:]
+    return text
+
+
+class SafeWriter:
+    """A ``csv.writer`` whose text cells go through :func:`neutralise_cell`.
+
+    The one way the project writes CSV (export, ``analyze``'s people.csv, the demo's files).
+    """
+
+    __slots__ = ("_writer",)
+
+    def __init__(self, handle: IO[str]) -> None:
+        # RFC 4180 line ends: with "\n" alone, csv leaves a cell holding a bare "\r" unquoted
+        # and the file no longer reads back.
+        self._writer = csv.writer(handle, lineterminator="\r\n")
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._writer.writerow(
+            [neutralise_cell(cell) if isinstance(cell, str) else cell for cell in row]
+        )
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(handle: IO[str]) -> SafeWriter:
+    """The CSV writer every file the project writes uses (formula cells neutralised).
+
+    Examples
+    --------
+    >>> out = io.StringIO()
+    >>> csv_writer(out).writerow(["U1", "=1+1", 2])
+    >>> out.getvalue()
+    "U1,'=1+1,2\\r\\n"
+    """
+    return SafeWriter(handle)
+
+
 class _Rows:
     """A header-checked CSV reader.
 
@@ -203,7 +291,7 @@ class _Rows:
             wanted = ", ".join(required)
             raise self.error(1, f"empty file (expected a header row with {wanted})")
         line = self._reader.line_num
-        header = [cell.strip() for cell in row]
+        header = [restore_cell(cell.strip()) for cell in row]
         folded = [name.lower() for name in header]
         seen: set[str] = set()
         for name in folded:
@@ -225,7 +313,7 @@ class _Rows:
             extra = [cell for cell in row[width:] if cell.strip()]
             if extra:
                 raise self.error(line, f"row has {len(row)} fields but the header has {width}")
-            cells = [cell.strip() for cell in row[:width]]
+            cells = [restore_cell(cell.strip()) for cell in row[:width]]
             cells += [""] * (width - len(cells))
             values = dict(zip(keys, cells, strict=True))
             raw = dict(zip(self.header, cells, strict=True))
@@ -398,7 +486,7 @@ def write_ties(path: str | Path, ties: Iterable[Tie]) -> int:
     """
     count = 0
     with Path(path).open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle)
         writer.writerow(TIES_COLUMNS)
         for tie in ties:
             writer.writerow(
@@ -444,7 +532,7 @@ def write_people(path: str | Path, people: Iterable[Person]) -> int:
             if key.lower() not in PEOPLE_COLUMNS:
                 extra.setdefault(key)
     with Path(path).open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle)
         writer.writerow((*PEOPLE_COLUMNS, *extra))
         for person in people:
             writer.writerow(

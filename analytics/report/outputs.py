@@ -8,7 +8,6 @@ inactive) are never looked up again, so they cannot reappear in a file.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,6 +23,7 @@ from analytics.jsonready import json_ready
 from analytics.model import Analysis
 from analytics.report.draw import draw_network
 from analytics.report.html import render_report
+from analytics.report.io import csv_writer
 
 __all__ = [
     "OUTPUT_FILES",
@@ -363,6 +363,9 @@ def _csv_cell(value: Any) -> str:
 
 
 def _write_people_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One row a person; ``rows`` are metrics.json's people, already JSON-clean (no second
+    cleaning pass here). Cells that a spreadsheet would run as a formula are neutralised by
+    :func:`analytics.report.io.csv_writer`."""
     columns: dict[str, None] = dict.fromkeys(_LEAD_COLUMNS)
     for row in rows:
         columns.update(dict.fromkeys(row))
@@ -370,10 +373,10 @@ def _write_people_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     columns.pop("roles", None)
     columns["roles"] = None
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        writer = csv_writer(handle)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(_csv_cell(json_ready(row.get(column))) for column in columns)
+            writer.writerow([_csv_cell(row.get(column)) for column in columns])
 
 
 def write_outputs(

@@ -8,12 +8,12 @@ isolated ones. Simulated employees answer polls and give kudos along that struct
 
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analytics.report.io import csv_writer
 from bot.devkit.workspace import SLACKBOT, TEAM_ID, base36
 
 __all__ = ["Organisation", "Person", "simulate_organisation"]
@@ -212,7 +212,7 @@ class Organisation:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
+            writer = csv_writer(handle)
             writer.writerow(["slack_id", "email", "team", "manager", "title"])
             for p in self.people:
                 writer.writerow([p.id, p.email, p.team, p.manager or "", p.title])
@@ -223,7 +223,7 @@ class Organisation:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
+            writer = csv_writer(handle)
             writer.writerow(["id", "name", "team", "manager", "title", "location"])
             for p in self.people:
                 writer.writerow([p.id, p.real_name, p.team, p.manager or "", p.title, p.location])

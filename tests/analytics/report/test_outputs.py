@@ -217,3 +217,14 @@ def test_any_small_input_gives_valid_outputs_through_the_real_pipeline(
     assert set(nx.read_gexf(written["network.gexf"]).nodes) == ids
     assert written["network.png"].read_bytes()[:4] == b"\x89PNG"
     assert "<b>x</b>" not in written["report.html"].read_text()
+
+
+def test_people_csv_neutralises_formula_cells(tmp_path: Path) -> None:
+    evil = '=HYPERLINK("http://evil.example","x")'
+    people = [Person("a", name=evil, team="@team"), Person("b", name="-b+1", team="@team")]
+    write_outputs(analyze([Tie("a", "b"), Tie("b", "a")], people), tmp_path)
+    with (tmp_path / "people.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert [c for c in cells if c and c[0] in "=+-@\t\r"] == []
+    assert "'" + evil in cells and "'@team" in cells and "'-b+1" in cells
