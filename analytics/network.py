@@ -201,20 +201,40 @@ def community_figures(
     teams: Mapping[str, str],
     min_group_size: int = MIN_GROUP_SIZE,
 ) -> list[dict[str, Any]]:
-    """Size and team make-up of each community; the make-up is None for small communities.
+    """Size and team make-up of each community, small groups suppressed.
+
+    ``teams`` is the make-up: formal team ("" for people without one) -> members of that
+    team in the community. Every count is a figure about a group of people, so it goes
+    through :func:`analytics.privacy.suppress` like the team figures do: a team is listed
+    only when it has at least ``min_group_size`` members in the community and at least
+    ``min_group_size`` members in all (a team whose own figures are hidden is never named
+    with a count here either). The make-up of a community smaller than ``min_group_size``
+    is None. ``size`` is always shown.
 
     Examples
     --------
-    >>> community_figures([{"a", "b"}], {"a": "x", "b": "x"}, min_group_size=2)
-    [{'id': 0, 'size': 2, 'teams': {'x': 2}}]
+    >>> teams = {**{c: "x" for c in "abcdef"}, "g": "tiny", "h": "tiny"}
+    >>> community_figures([set("abcdefgh")], teams, min_group_size=2)
+    [{'id': 0, 'size': 8, 'teams': {'x': 6, 'tiny': 2}}]
+    >>> community_figures([set("abcdefgh")], teams, min_group_size=3)
+    [{'id': 0, 'size': 8, 'teams': {'x': 6}}]
     """
+    team_size: dict[str, int] = {}
+    for team in teams.values():
+        team_size[team or ""] = team_size.get(team or "", 0) + 1
     out: list[dict[str, Any]] = []
     for i, community in enumerate(communities):
         make_up: dict[str, int] = {}
         for node in community:
             team = teams.get(node) or ""
             make_up[team] = make_up.get(team, 0) + 1
-        ordered = dict(sorted(make_up.items(), key=lambda kv: (-kv[1], kv[0])))
+        shown = {
+            team: count
+            for team, count in make_up.items()
+            if suppress(count, min(count, team_size.get(team, count)), min_group_size)
+            is not None
+        }
+        ordered = dict(sorted(shown.items(), key=lambda kv: (-kv[1], kv[0])))
         make_up_shown = suppress(ordered, len(community), min_group_size)
         out.append({"id": i, "size": len(community), "teams": make_up_shown})
     return out

@@ -123,3 +123,18 @@ def test_average_clustering_equals_networkx() -> None:
     assert average_clustering(G) == pytest.approx(
         nx.average_clustering(nx.Graph(G.to_undirected())), abs=1e-12
     )
+
+
+def test_community_make_up_never_shows_a_small_group() -> None:
+    # issue 10 item 14: "Tiny Team: 3" and "People & Culture: 1" were shown.
+    teams = {**{f"s{i}": "Sales" for i in range(8)}, **{f"t{i}": "Tiny Team" for i in range(3)},
+             "hr": "People & Culture", **{f"o{i}": "Ops" for i in range(6)}}
+    community = {*(f"s{i}" for i in range(8)), *(f"t{i}" for i in range(3)), "hr", "o0", "o1"}
+    out = community_figures([community, {f"o{i}" for i in range(2, 6)}], teams)
+    assert out[0]["size"] == 14
+    # Ops has 6 people in all but only 2 here: a group of 2, hidden too.
+    assert out[0]["teams"] == {"Sales": 8}
+    assert out[1]["teams"] is None
+    for row in out:
+        for count in (row["teams"] or {}).values():
+            assert count >= 5

@@ -109,3 +109,18 @@ def test_snapshot_diff_section(analysis_factory: Factory) -> None:
 def test_an_empty_analysis_renders() -> None:
     html = render_report(analyze([]))
     assert "PeerPulse network report" in html and "Nobody to list." in html
+
+
+def test_community_breakdown_never_shows_a_small_group() -> None:
+    # issue 10 item 14: the report showed "Tiny Team: 3" and "People & Culture: 1".
+    from analytics.model import Person, Tie
+
+    people = [Person(f"s{i}", team="Sales") for i in range(8)]
+    people += [Person(f"t{i}", team="Tiny Team") for i in range(3)]
+    people += [Person("hr", team="People & Culture")]
+    ids = [p.id for p in people]
+    ties = [Tie(a, b) for a in ids for b in ids if a != b]  # one tight community of 12
+    html = render_report(analyze(ties, people))
+    assert re.search(r"Tiny Team:\s*3", html) is None
+    assert re.search(r"People &amp; Culture:\s*1", html) is None
+    assert re.search(r"Sales:\s*8", html) is not None
