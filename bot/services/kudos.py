@@ -1,28 +1,38 @@
 """Peer recognition: `/kudos`, the kudos modal and reaction kudos become `recognised` ties.
 
 Every rule lives here (self-kudos, bots, deactivated or unknown people, at most 10
-recipients, reason length, the giver's daily cap), each raising a `KudosRejected` whose
-message is shown to the giver and whose ``field`` names the modal input it concerns.
-A kudos is stored once per (request, recipient): the origin key is built from Slack's
-own id for the request (trigger id, view id, reacted message), so retries never count twice.
+recipients, a visible reason within the length limit, the giver's daily cap), each raising
+a `KudosRejected` whose message is shown to the giver and whose ``field`` names the modal
+input it concerns. A kudos is stored once per (request, recipient): the origin key is built
+from Slack's own id for the request (trigger id, view id, reacted message), so retries never
+count twice; and the same kudos (giver, recipient, reason) given again within
+`REPEAT_WINDOW`, e.g. by a giver who was not sure the first one went through, counts once.
+
+A `/kudos` is recorded (`KudosRequest`) before Slack is acknowledged and carried out after
+(`carry_out`); a crash in between leaves the record, which the next start finishes and
+answers by DM (`finish_unfinished`), because Slack never retries a slash command.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from bot.errors import PeerPulseError
-from bot.models import Person, Tie, Workspace
-from bot.services import Unit
+from bot.models import KudosRequest, Person, Tie, Workspace
+from bot.rendering import SlackMarkup, escape_slack
+from bot.services import Services, Unit
 from bot.services.delivery import message_key
 from bot.services.outbox import Outgoing
 from bot.services.roster import apply_user, is_person
@@ -33,6 +43,8 @@ from bot.ui import MAX_RECIPIENTS
 log = logging.getLogger(__name__)
 
 KIND = "recognised"
+#: The same kudos (giver, recipient, reason) given again within this window counts once.
+REPEAT_WINDOW = timedelta(hours=1)
 
 
 class KudosRejected(PeerPulseError):
@@ -53,6 +65,57 @@ CHANNEL_REF = re.compile(r"<#[A-Z0-9]+\|([^>]*)>")
 HASHTAG = re.compile(r"(?<![\w&])#([A-Za-z][\w-]*)")
 PLAIN_AT = re.compile(r"(?<![\w<])@([A-Za-z][\w.-]*)")
 SPECIAL = re.compile(r"<!(channel|here|everyone)(?:\|[^>]*)?>")
+# Control characters mean nothing in a kudos, and PostgreSQL refuses NUL in text.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Characters that show nothing on their own (beyond whitespace, format and combining marks).
+BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+EMOJI_START = re.compile(r":[\w+'-]+:")
+EMOJI_END = re.compile(r":[\w+'-]+:$")
+SEPARATORS = " -:,"
+
+
+def at(slack_id: str) -> str:
+    """A mention of ``slack_id`` for a message, escaped: a forged id cannot become markup.
+
+    >>> at("U1> <!channel")
+    '<@U1&gt; &lt;!channel>'
+    """
+    return f"<@{escape_slack(slack_id)}>"
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters (tabs and newlines stay).
+
+    >>> clean_text("a\x00b\tc\r\n")
+    'ab\tc\n'
+    """
+    return CONTROL.sub("", text)
+
+
+def is_visible(text: str) -> bool:
+    """True when ``text`` shows something: not only spaces, zero-width or combining marks.
+
+    >>> is_visible("\u200b\u200d\ufeff \u3164"), is_visible("\u200bok")
+    (False, True)
+    """
+    return any(not (c.isspace() or c in BLANK or
+                    unicodedata.category(c) in ("Cf", "Cc", "Mn", "Me", "Zs", "Zl", "Zp"))
+               for c in text)
+
+
+def trim_separators(text: str) -> str:
+    """Drop what separates mentions from the reason ("@ann: thanks -") but keep an emoji
+    code such as ``:tada:`` at either end.
+
+    >>> trim_separators(": :tada: thanks :+1: -")
+    ':tada: thanks :+1:'
+    """
+    text = text.strip()
+    while text and text[0] in SEPARATORS and not EMOJI_START.match(text):
+        text = text[1:]
+    while text and text[-1] in SEPARATORS and not EMOJI_END.search(text):
+        text = text[:-1]
+    return text.strip()
 
 
 def unescape_slack(text: str) -> str:
@@ -78,13 +141,16 @@ def parse_kudos_text(text: str, values: Sequence[str]) -> ParsedKudos:
     """Split `/kudos` text into mentioned users, user groups, the reason and a value.
 
     Slack sends mentions escaped (``should_escape``); a ``#word`` that names a configured
-    value is the value, and ``#channel`` links that match a value count too.
+    value is the value, and ``#channel`` links that match a value count too. Any other
+    ``#word`` is part of the reason.
 
     >>> p = parse_kudos_text("<@U1|ann> <!subteam^S9|@ops> for the fix #teamwork", ["teamwork"])
     >>> p.users, p.groups, p.reason, p.value
     (('U1',), ('S9',), 'for the fix', 'teamwork')
+    >>> parse_kudos_text("<@U1> #1 at :tada:", ["teamwork"]).reason
+    '#1 at :tada:'
     """
-    text = text.strip()
+    text = clean_text(text).strip()
     users = tuple(dict.fromkeys(MENTION.findall(text)))
     groups = tuple(dict.fromkeys(SUBTEAM.findall(text)))
     rest = SUBTEAM.sub(" ", MENTION.sub(" ", text))
@@ -98,13 +164,10 @@ def parse_kudos_text(text: str, values: Sequence[str]) -> ParsedKudos:
                 raise KudosRejected("Pick one value per kudos, e.g. " +
                                     f"#{value}.", field="value")
             value = by_lower[tag.lower()]
-    if values and tags and value is None:
-        choices = ", ".join(f"#{v}" for v in values)
-        raise KudosRejected(f"#{tags[0]} is not one of the values: {choices}.", field="value")
     if value is not None:
         rest = HASHTAG.sub(lambda m: "" if m.group(1).lower() in by_lower else m.group(0), rest)
     unlinked = tuple(PLAIN_AT.findall(rest)) if not users and not groups else ()
-    reason = unescape_slack(re.sub(r"\s+", " ", rest).strip(" -:,"))
+    reason = unescape_slack(trim_separators(re.sub(r"\s+", " ", rest)))
     return ParsedKudos(users, groups, reason, value, unlinked)
 
 
@@ -170,7 +233,7 @@ def resolve_person(session: Session, client: WebClient, workspace: Workspace, sl
         user = client.users_info(user=slack_id).get("user") or {}
     except SlackApiError as exc:
         if exc.response.get("error") == "user_not_found":
-            raise KudosRejected(f"I can't find <@{slack_id}> in this workspace.") from None
+            raise KudosRejected(f"I can't find {at(slack_id)} in this workspace.") from None
         raise
     if not is_person(user):
         return None
@@ -184,11 +247,11 @@ def _check_recipient(session: Session, client: WebClient, workspace: Workspace, 
                             "Who helped you?")
     person = resolve_person(session, client, workspace, slack_id)
     if person is None:
-        raise KudosRejected(f"<@{slack_id}> is a bot; kudos are for people.")
+        raise KudosRejected(f"{at(slack_id)} is a bot; kudos are for people.")
     if not person.is_active:
-        raise KudosRejected(f"<@{slack_id}> is deactivated and can't receive kudos.")
+        raise KudosRejected(f"{at(slack_id)} is deactivated and can't receive kudos.")
     if person.opted_out:
-        raise KudosRejected(f"<@{slack_id}> doesn't take part in PeerPulse, so I can't record "
+        raise KudosRejected(f"{at(slack_id)} doesn't take part in PeerPulse, so I can't record "
                             "kudos for them.")
 
 
@@ -198,6 +261,49 @@ def given_today(session: Session, workspace: Workspace, giver: Person, now: date
         select(func.count(Tie.id)).where(
             Tie.workspace_id == workspace.id, Tie.source_id == giver.id, Tie.kind == KIND,
             Tie.created_at >= now - timedelta(days=1))) or 0)
+
+
+def hold_giver(session: Session, giver: Person) -> None:
+    """Make concurrent kudos from ``giver`` wait for each other until this transaction ends,
+    so the daily cap and the repeat check see every kudos committed before them.
+
+    A write to the giver's row: a row lock on PostgreSQL (FOR NO KEY UPDATE strength, which
+    never conflicts with the key-share locks that inserting ties takes, so two people
+    thanking each other cannot deadlock), and the write lock on SQLite, taken before the
+    count is read.
+    """
+    session.execute(update(Person).where(Person.id == giver.id)
+                    .values(updated_at=Person.updated_at)
+                    .execution_options(synchronize_session=False))
+
+
+def repeated(session: Session, workspace: Workspace, giver: Person, recipients: Iterable[str],
+             reason: str, now: datetime, origin: str) -> set[str]:
+    """Recipients who got this very kudos (same giver and reason) within `REPEAT_WINDOW`.
+
+    A giver who is not sure a kudos went through gives it again; it must count once.
+    Reactions are left alone: their reason is the same for every reacted message.
+    """
+    if origin != "kudos":
+        return set()
+    target = aliased(Person)
+    return set(session.scalars(
+        select(target.slack_id).join(Tie, Tie.target_id == target.id).where(
+            Tie.workspace_id == workspace.id, Tie.source_id == giver.id, Tie.kind == KIND,
+            Tie.origin == origin, Tie.reason == reason,
+            Tie.created_at >= now - REPEAT_WINDOW, target.slack_id.in_(list(recipients)))))
+
+
+def check_reason(reason: str, limit: int) -> str:
+    """The reason as stored (control characters removed), or `KudosRejected`."""
+    reason = clean_text(reason).strip()
+    if not is_visible(reason):
+        raise KudosRejected("Add a reason — say what they did, e.g. "
+                            "`/kudos @alex for untangling the release`.", field="reason")
+    if len(reason) > limit:
+        raise KudosRejected(f"The reason is {len(reason)} characters; keep it under "
+                            f"{limit}.", field="reason")
+    return reason
 
 
 def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft: KudosDraft,
@@ -214,15 +320,10 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft:
     if len(recipients) > MAX_RECIPIENTS:
         raise KudosRejected(f"That's {len(recipients)} people; a kudos can go to at most "
                             f"{MAX_RECIPIENTS}. Try a smaller group.")
-    reason = draft.reason.strip()
-    if not reason:
-        raise KudosRejected("Add a reason — say what they did, e.g. "
-                            "`/kudos @alex for untangling the release`.", field="reason")
-    if len(reason) > prefs.kudos_reason_max:
-        raise KudosRejected(f"The reason is {len(reason)} characters; keep it under "
-                            f"{prefs.kudos_reason_max}.", field="reason")
+    reason = check_reason(draft.reason, prefs.kudos_reason_max)
     if draft.value is not None and draft.value not in prefs.kudos_values:
-        raise KudosRejected(f"{draft.value} is not one of the values.", field="value")
+        raise KudosRejected(f"{escape_slack(clean_text(draft.value))} is not one of the "
+                            "values.", field="value")
 
     giver = resolve_person(session, client, workspace, draft.giver)
     if giver is None or not giver.is_active:
@@ -240,6 +341,12 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft:
         return outcome
     for r in fresh:
         _check_recipient(session, client, workspace, draft.giver, r)
+    hold_giver(session, giver)
+    again = repeated(session, workspace, giver, fresh, reason, now, origin)
+    outcome.already += [r for r in fresh if r in again]
+    fresh = [r for r in fresh if r not in again]
+    if not fresh:
+        return outcome
     count = given_today(session, workspace, giver, now)
     if count + len(fresh) > prefs.kudos_daily_cap:
         left = max(0, prefs.kudos_daily_cap - count)
@@ -393,6 +500,151 @@ def from_command(uow: Unit, *, giver: str, text: str, request_key: str) -> Kudos
 def from_modal(uow: Unit, draft: KudosDraft) -> KudosGiven:
     """A submitted kudos modal; raises `KudosRejected` naming the field at fault."""
     return _give_and_announce(uow, draft)
+
+
+# Durable `/kudos` requests ---------------------------------------------------------------
+
+PENDING, DONE = "pending", "done"
+
+
+@dataclass(frozen=True)
+class KudosAnswer:
+    """What came of a recorded `/kudos`: the kudos given, or why not (``help``: it named
+    nobody, so the giver gets the usage text)."""
+
+    given: KudosGiven | None = None
+    refused: str | None = None
+    help: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """The answer as stored with the request, for telling the giver after a restart."""
+        if self.given is None:
+            return {"refused": self.refused, "help": self.help}
+        o = self.given.outcome
+        return {"stored": o.stored, "already": o.already, "reason": o.reason, "value": o.value}
+
+
+def _request(uow: Unit, request_key: str) -> Any:
+    return (KudosRequest.workspace_id == uow.workspace.id) & \
+        (KudosRequest.request_key == request_key)
+
+
+def receive_command(uow: Unit, *, giver: str, text: str, request_key: str) -> bool:
+    """Record a `/kudos` before Slack is acknowledged. False when it is recorded already
+    (the same command delivered twice)."""
+    session = uow.session
+    if session.scalar(select(KudosRequest.id).where(_request(uow, request_key))) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(KudosRequest(workspace_id=uow.workspace.id, request_key=request_key,
+                                     giver=giver, text=clean_text(text), status=PENDING,
+                                     received_at=uow.now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def finish_command(uow: Unit, *, giver: str, text: str, request_key: str) -> KudosGiven:
+    """Carry out a recorded `/kudos` (raising like `from_command`); the ties, their messages
+    and the request marked done commit together."""
+    given = from_command(uow, giver=giver, text=text, request_key=request_key)
+    settle_request(uow, request_key, KudosAnswer(given=given))
+    return given
+
+
+def settle_request(uow: Unit, request_key: str, answer: KudosAnswer) -> None:
+    """Mark a recorded `/kudos` done, keeping what came of it until its giver is told."""
+    uow.session.execute(update(KudosRequest).where(_request(uow, request_key))
+                        .values(status=DONE, outcome=answer.summary()))
+
+
+def forget_request(uow: Unit, request_key: str) -> None:
+    """The giver has been answered: the record (and the text it holds) goes."""
+    uow.session.execute(delete(KudosRequest).where(_request(uow, request_key)))
+
+
+def abandon_request(uow: Unit, request_key: str) -> None:
+    """Forget a request that failed before anything was stored (its giver is asked to try
+    again, so finishing it later would count it twice)."""
+    uow.session.execute(delete(KudosRequest).where(_request(uow, request_key),
+                                                   KudosRequest.status == PENDING))
+
+
+def carry_out(services: Services, *, giver: str, text: str, request_key: str,
+              abandon_on_error: bool = False) -> KudosAnswer:
+    """Carry out a recorded `/kudos` and mark it done, whatever the answer.
+
+    Not a use case but a sequence of them (a refusal rolls its unit back, then is recorded
+    in another). ``abandon_on_error``: on an unexpected failure the still-pending record is
+    dropped, because the giver is told to try again.
+    """
+    try:
+        return KudosAnswer(given=services.call(finish_command, giver=giver, text=text,
+                                               request_key=request_key))
+    except NeedsHelp:
+        answer = KudosAnswer(help=True)
+    except KudosRejected as exc:
+        answer = KudosAnswer(refused=str(exc))
+    except Exception:
+        if abandon_on_error:
+            services.call(abandon_request, request_key)
+        raise
+    services.call(settle_request, request_key, answer)
+    return answer
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    request_key: str
+    giver: str
+    text: str
+    status: str
+
+
+def unfinished(uow: Unit, before: datetime) -> list[Unfinished]:
+    """Requests recorded before ``before`` whose giver was never answered."""
+    rows = uow.session.execute(
+        select(KudosRequest.request_key, KudosRequest.giver, KudosRequest.text,
+               KudosRequest.status)
+        .where(KudosRequest.workspace_id == uow.workspace.id,
+               KudosRequest.received_at < before)
+        .order_by(KudosRequest.id))
+    return [Unfinished(*row) for row in rows]
+
+
+def answer_by_dm(uow: Unit, request_key: str) -> str | None:
+    """Tell a giver what came of a `/kudos` they were never answered about (the process
+    stopped first), by DM through the outbox; the record goes in the same transaction."""
+    from bot.rendering import render
+
+    row = uow.session.scalar(select(KudosRequest).where(_request(uow, request_key)))
+    if row is None or row.status != DONE:
+        return None
+    outcome = dict(row.outcome or {})
+    if outcome.get("refused"):
+        outcome["refused"] = SlackMarkup(outcome["refused"])  # built by `give_kudos`, escaped
+    keys = uow.send([Outgoing(key=message_key("kudos-recovered", request_key), channel=row.giver,
+                              text=render("kudos_recovered.j2", **outcome))])
+    uow.session.delete(row)
+    return keys[0]
+
+
+def finish_unfinished(services: Services, before: datetime) -> int:
+    """At start-up: carry out every `/kudos` that a stopped process acknowledged but did not
+    finish, and answer each giver by DM. Returns how many are left (they failed again and
+    stay recorded for the next try)."""
+    left = 0
+    for request in services.call(unfinished, before):
+        try:
+            if request.status == PENDING:
+                carry_out(services, giver=request.giver, text=request.text,
+                          request_key=request.request_key)
+            services.call(answer_by_dm, request.request_key)
+        except Exception:
+            log.exception("could not finish the recorded /kudos %s yet", request.request_key)
+            left += 1
+    return left
 
 
 def on_reaction(uow: Unit, event: dict[str, object], *, removed: bool) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from analytics import model as am
 from bot.errors import UnknownPerson
 from bot.models import Person, Tie, Workspace
+from bot.rendering import escape_slack
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ def person_by_slack_id(session: Session, workspace: Workspace, slack_id: str) ->
         select(Person).where(Person.workspace_id == workspace.id, Person.slack_id == slack_id)
     )
     if person is None:
-        raise UnknownPerson(f"<@{slack_id}> is not someone PeerPulse knows in this workspace.")
+        raise UnknownPerson(f"<@{escape_slack(slack_id)}> is not someone PeerPulse knows in "
+                            "this workspace.")
     return person
 
 
