@@ -3,12 +3,21 @@
 ``bot/cli.py`` either delegates to :func:`main` with the arguments after ``analyze`` or
 adds :func:`add_arguments` to its own subparser and calls :func:`run_from_args`.
 Malformed input ends in exit code 2 and one line on stderr naming file, line and problem.
+
+Everything that can be checked before the analysis is checked first, so a mistake costs
+seconds, not the whole run: the output folder must be writable; the ties file must hold at
+least one tie; ``--kinds`` must name a kind the file has (the error lists the kinds there);
+and the network must not have more people than ``--max-people`` (default
+:data:`DEFAULT_MAX_PEOPLE`; memory grows about linearly, ~1.5 GB at 100,000 people with 5
+ties each), which stops a file of random ids from exhausting the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,9 +28,11 @@ from analytics.report.io import read_people, read_ties
 from analytics.results import InputReport
 
 __all__ = [
+    "DEFAULT_MAX_PEOPLE",
     "EXIT_FAILED",
     "EXIT_INPUT",
     "EXIT_OK",
+    "LARGE_NETWORK",
     "add_arguments",
     "build_parser",
     "main",
@@ -39,14 +50,26 @@ EXIT_INPUT = 2
 
 _DEFAULTS = AnalysisOptions()
 
+#: Largest network (people) analysed without ``--max-people``: beyond it ``analyze`` refuses
+#: with one line saying how many people the files hold. The bench (bench/analytics_scale.py)
+#: measures ~1.5 GB and under a minute at 100,000 people; memory and time grow about
+#: linearly, so 250,000 people need about 4 GB.
+DEFAULT_MAX_PEOPLE = 250_000
+#: From this many people on, ``analyze`` warns that the run takes a while.
+LARGE_NETWORK = 50_000
+
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
 def _days(text: str) -> float | None:
-    """A number of days > 0, or ``none``/``off``/``0`` for no limit."""
-    if text.strip().lower() in {"none", "off", "all", "0"}:
+    """A number of days > 0, or ``none``/``off``/``all`` for no limit.
+
+    0 is refused: a window of no days would drop every tie, and a half-life of 0 is not a
+    decay; ``none`` says "no limit" without ambiguity.
+    """
+    if text.strip().lower() in {"none", "off", "all"}:
         return None
     try:
         value = float(text)
@@ -55,7 +78,9 @@ def _days(text: str) -> float | None:
             f"expected a number of days or 'none', got {text!r}"
         ) from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of days (or 'none' for no limit), got {text!r}"
+        )
     return value
 
 
@@ -140,6 +165,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="S",
         help="random seed; same seed, same results (default %(default)s)",
     )
+    parser.add_argument(
+        "--max-people",
+        type=_count(1),
+        default=DEFAULT_MAX_PEOPLE,
+        metavar="N",
+        help="refuse networks of more than N people (default %(default)s; about 1.5 GB of "
+        "memory per 100,000 people): raise it to analyse a larger network",
+    )
     return parser
 
 
@@ -196,12 +229,56 @@ def _input_summary(report: InputReport) -> list[str]:
     return lines
 
 
+def _memory_gb(people: int) -> float:
+    # Measured by bench/analytics_scale.py: about 1.5 GB at 100,000 people.
+    return max(0.1, 1.5 * people / 100_000)
+
+
+def _check_writable(out_dir: Path) -> str | None:
+    """Why ``out_dir`` cannot receive the output files, or None when it can.
+
+    Nothing is created: a missing folder is checked through its nearest existing parent
+    (the folder itself is made only once the input has been read).
+    """
+    target = out_dir
+    while not target.exists():
+        if target.parent == target:
+            break
+        target = target.parent
+    if target.exists() and not target.is_dir():
+        return f"{target} is a file, not a folder"
+    if not os.access(target, os.W_OK | os.X_OK):
+        return f"{target}: permission denied"
+    try:  # the only sure test (read-only file systems, ACLs): write and remove a file
+        with tempfile.TemporaryFile(dir=target):
+            pass
+    except OSError as exc:
+        return f"{target}: {exc.strerror or exc}"
+    return None
+
+
+def _check_kinds(kinds_in_file: set[str], wanted: frozenset[str] | None, ties_path: Path,
+                 warn: Callable[[str], None]) -> None:
+    if wanted is None:
+        return
+    there = ", ".join(sorted(k or "(no kind)" for k in kinds_in_file)) or "none"
+    missing = sorted(wanted - kinds_in_file)
+    if len(missing) == len(wanted):
+        raise AnalyticsInputError(
+            ties_path, None, f"no ties of kind {', '.join(missing)}; kinds in the file: {there}"
+        )
+    if missing:
+        warn(f"warning: no ties of kind {', '.join(missing)} in {ties_path} "
+             f"(kinds in the file: {there})")
+
+
 def run_analyze(
     ties_path: str | Path,
     people_path: str | Path | None,
     out_dir: str | Path,
     *,
     options: AnalysisOptions,
+    max_people: int = DEFAULT_MAX_PEOPLE,
     echo: Callable[[str], None] = print,
     error: Callable[[str], None] = _stderr,
 ) -> int:
@@ -212,10 +289,12 @@ def run_analyze(
     ties_path, people_path, out_dir : path
         Inputs and output folder; ``people_path`` may be None (people = ids in the ties).
     options : AnalysisOptions
+    max_people : int
+        Refuse (exit 2) a network of more people than this.
     echo : callable
         Receives progress lines and the final summary.
     error : callable
-        Receives the one-line reason on failure (default: stderr).
+        Receives the one-line reason on failure and warnings (default: stderr).
 
     Returns
     -------
@@ -223,13 +302,35 @@ def run_analyze(
         0 on success, 2 for malformed input, 1 when the output cannot be written.
     """
     started = time.perf_counter()
+    problem = _check_writable(Path(out_dir))
+    if problem is not None:
+        error(f"{PROG}: cannot write {out_dir}: {problem}")
+        return EXIT_FAILED
     try:
         ties = read_ties(ties_path)
         echo(f"reading ties… {len(ties):,} ties")
+        if not ties:
+            raise AnalyticsInputError(
+                Path(ties_path), None, "no ties to analyse (a header row but no data rows)"
+            )
+        _check_kinds({t.kind for t in ties}, options.kinds, Path(ties_path), error)
         people = None
         if people_path is not None:
             people = read_people(people_path)
             echo(f"reading people… {len(people):,} people")
+            count = sum(1 for p in people if p.active and not p.opted_out)
+        else:
+            count = len({t.source for t in ties} | {t.target for t in ties})
+        if count > max_people:
+            raise AnalyticsInputError(
+                Path(people_path if people_path is not None else ties_path), None,
+                f"{count:,} people, more than --max-people {max_people:,}; pass "
+                f"--max-people {count} to analyse them anyway (about "
+                f"{_memory_gb(count):.1f} GB of memory)",
+            )
+        if count >= LARGE_NETWORK:
+            error(f"warning: {count:,} people is a large network: expect about "
+                  f"{max(1, round(count / 100_000))} min and {_memory_gb(count):.1f} GB of memory")
         # Imported only now: a malformed file is reported before numpy, scipy and
         # matplotlib are even loaded.
         from analytics.pipeline import analyze
@@ -237,6 +338,9 @@ def run_analyze(
 
         echo("computing metrics…")
         analysis = analyze(ties, people, options, progress=lambda line: echo(f"  {line}"))
+        if analysis.result.input.ties_used == 0:
+            error(f"warning: none of the {len(ties):,} ties is left to analyse after the "
+                  "window, kind and people filters; the report shows people only")
         echo("writing outputs…")
         written = write_outputs(analysis, out_dir, progress=lambda line: echo(f"  {line}"))
     except AnalyticsInputError as exc:
@@ -271,6 +375,7 @@ def run_from_args(
         args.people,
         args.out,
         options=options_from_args(args),
+        max_people=args.max_people,
         echo=echo,
         error=error,
     )

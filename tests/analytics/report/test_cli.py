@@ -210,3 +210,98 @@ def test_unwritable_output_exits_1_with_one_line(
     assert main(["--ties", str(ties), "--out", str(blocker)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("peerpulse analyze: cannot write") and err.count("\n") == 1
+
+
+# Issue 10, item 19: mistakes are caught before the analysis, not after it ----------------
+
+
+def test_unwritable_output_is_reported_before_reading_or_analysing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analytics.pipeline
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the analysis ran before the output folder was checked")
+
+    monkeypatch.setattr(analytics.pipeline, "analyze", must_not_run)
+    ties = _write(tmp_path, "ties.csv", "source,target\nU1,U2\n")
+    blocker = _write(tmp_path, "blocker", "a file")
+    assert main(["--ties", str(ties), "--out", str(blocker / "sub" / "out")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"peerpulse analyze: cannot write {blocker / 'sub' / 'out'}: "
+        f"{blocker} is a file, not a folder\n"
+    )
+    assert "reading ties" not in captured.out
+
+
+def test_header_only_ties_file_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ties = _write(tmp_path, "ties.csv", "source,target,kind\n")
+    assert main(["--ties", str(ties), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"peerpulse analyze: {ties}: no ties to analyse (a header row but no data rows)\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_kind_lists_the_kinds_in_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ties = _write(tmp_path, "ties.csv", "source,target,kind\nU1,U2,helped\nU2,U1,advice\n")
+    assert main(["--ties", str(ties), "--out", str(tmp_path / "o"), "--kinds", "nosuch"]) == 2
+    assert capsys.readouterr().err == (
+        f"peerpulse analyze: {ties}: no ties of kind nosuch; kinds in the file: advice, helped\n"
+    )
+    # one known, one unknown: a warning that names both, and the analysis goes on
+    assert main(["--ties", str(ties), "--out", str(tmp_path / "o"), "--kinds",
+                 "helped,nosuch"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no ties of kind nosuch" in err and "advice, helped" in err
+
+
+@pytest.mark.parametrize("option", ["--window-days", "--half-life-days"])
+def test_zero_days_is_refused(option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["--ties", "t.csv", "--out", "o", option, "0"])
+    assert stopped.value.code == 2
+    assert "positive number of days (or 'none' for no limit)" in capsys.readouterr().err
+    args = build_parser().parse_args(["--ties", "t", "--out", "o", option, "none"])
+    assert options_from_args(args).window_days is None or option == "--half-life-days"
+
+
+def test_no_tie_left_after_the_filters_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ties = _write(tmp_path, "ties.csv", "source,target\nU1,U1\n")
+    assert main(["--ties", str(ties), "--out", str(tmp_path / "o")]) == 0
+    assert "warning: none of the 1 ties is left to analyse" in capsys.readouterr().err
+
+
+def test_more_people_than_the_limit_is_refused_unless_raised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analytics.pipeline
+
+    calls: list[int] = []
+    real = analytics.pipeline.analyze
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analytics.pipeline, "analyze", counting)
+    rows = "".join(f"R{i},R{i + 1}\n" for i in range(30))  # 31 distinct random-looking ids
+    ties = _write(tmp_path, "ties.csv", "source,target\n" + rows)
+    out = str(tmp_path / "o")
+    assert main(["--ties", str(ties), "--out", out, "--max-people", "30"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"peerpulse analyze: {ties}: 31 people, more than --max-people 30; pass "
+                   "--max-people 31 to analyse them anyway (about 0.1 GB of memory)\n")
+    assert calls == [] and not (tmp_path / "o").exists()
+    assert main(["--ties", str(ties), "--out", out, "--max-people", "31"]) == 0
+    assert calls == [1]
+    from analytics.report.cli import DEFAULT_MAX_PEOPLE
+
+    assert build_parser().parse_args(["--ties", "t", "--out", "o"]).max_people == \
+        DEFAULT_MAX_PEOPLE
