@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analytics import model as am
@@ -22,14 +23,15 @@ from analytics.model import Analysis, AnalysisOptions
 from analytics.pipeline import analyze
 from analytics.report.outputs import write_outputs
 from analytics.results import AnalysisResult
-from bot.errors import NotAProgrammeOwner, PeerPulseError
+from bot.db import compact_after_commit
+from bot.errors import NotAProgrammeOwner, PeerPulseError, UnknownPerson
 from bot.files import private_dir, private_files
 from bot.models import AuditEntry, Person, Tie, Workspace
-from bot.services import Unit
+from bot.services import Unit, erasure
 from bot.services.delivery import file_message, message_key
 from bot.services.export import export_csv
 from bot.services.outbox import Outgoing
-from bot.services.roster import set_champion
+from bot.services.roster import apply_user, set_champion
 from bot.services.ties import analysis_inputs, person_by_slack_id
 
 log = logging.getLogger(__name__)
@@ -225,7 +227,29 @@ def change_champion(u: Unit, requester: str, person_id: str, on: bool) -> str:
 
 # Everyone's own data -------------------------------------------------------------------
 
+def _own_record(u: Unit, user_id: str) -> Person:
+    """The asker's own row; `NothingHeld` when they were forgotten earlier."""
+    try:
+        return person_by_slack_id(u.session, u.workspace, user_id)
+    except UnknownPerson:
+        if erasure.tombstone_of(u.session, u.workspace, user_id) is not None:
+            raise erasure.NothingHeld() from None
+        raise
+
+
 def set_opt_out(u: Unit, user_id: str, out: bool) -> None:
+    """Opt out, or back in. Someone forgotten who opts in comes back with no history; the
+    roster sync (or Slack's profile, read now) fills in who they are."""
+    if not out and erasure.restore(u.session, u.workspace, user_id) is not None:
+        try:
+            user = u.slack.users_info(user=user_id).get("user") or {}
+        except (SlackApiError, OSError):
+            return  # Slack unreachable now: the next roster sync fills it in
+        if user:
+            apply_user(u.session, u.workspace, user)
+        return
+    if out and erasure.tombstone_of(u.session, u.workspace, user_id) is not None:
+        return  # forgotten, so out already
     person = person_by_slack_id(u.session, u.workspace, user_id)
     person.opted_out = out
 
@@ -240,14 +264,16 @@ class MyData:
 
 def my_data(u: Unit, user_id: str) -> MyData:
     """Everything PeerPulse holds about the asker (who named them stays private)."""
-    p = person_by_slack_id(u.session, u.workspace, user_id)
+    p = _own_record(u, user_id)
     profile = {k: getattr(p, k) for k in ("real_name", "display_name", "email", "tz", "team",
                                           "manager", "title", "is_champion", "opted_out",
                                           "polls_paused")}
-    given = dict(u.session.execute(select(Tie.kind, func.count(Tie.id)).where(
-        Tie.source_id == p.id).group_by(Tie.kind)).tuples().all())
-    received = dict(u.session.execute(select(Tie.kind, func.count(Tie.id)).where(
-        Tie.target_id == p.id).group_by(Tie.kind)).tuples().all())
+    def by_kind(side: Any) -> dict[str, int]:
+        rows = u.session.execute(select(Tie.kind, func.count(Tie.id)).where(side == p.id)
+                                 .group_by(Tie.kind))
+        return {kind: int(n) for kind, n in rows}
+
+    given, received = by_kind(Tie.source_id), by_kind(Tie.target_id)
     named = list(u.session.scalars(
         select(Person.slack_id).join(Tie, Tie.target_id == Person.id)
         .where(Tie.source_id == p.id).distinct().order_by(Person.slack_id)))
@@ -255,17 +281,17 @@ def my_data(u: Unit, user_id: str) -> MyData:
 
 
 def forget_me(u: Unit, user_id: str) -> int:
-    """Erase every tie to or from the asker, for good, and keep them out from now on."""
-    p = person_by_slack_id(u.session, u.workspace, user_id)
-    res = u.session.execute(delete(Tie).where(
-        Tie.workspace_id == u.workspace.id,
-        or_(Tie.source_id == p.id, Tie.target_id == p.id)))
-    p.opted_out = True
-    p.team = p.manager = p.title = p.location = None
+    """Erase every copy of the asker's data, for good, and keep them out from now on
+    (`bot.services.erasure`). Returns how many ties were erased."""
+    p = _own_record(u, user_id)
+    done = erasure.erase_person(u.session, u.workspace, p, Path(u.settings.data_dir).resolve())
     # The audit keeps that an erasure happened, not whose.
-    audit(u.session, u.workspace, "erased-person", "privacy.erase",
-          {"ties": int(getattr(res, "rowcount", 0) or 0)})
-    return int(getattr(res, "rowcount", 0) or 0)
+    audit(u.session, u.workspace, erasure.ERASED_ACTOR, "privacy.erase",
+          {"ties": done.ties, "rows": done.rows, "redacted": done.redacted,
+           "folders": done.folders})
+    compact_after_commit(u.session, sorted(done.tables))
+    log.info("erasure: %s", done.summary())
+    return done.ties
 
 
 # Owner dashboard -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from bot.errors import RosterImportError
 from bot.models import Person, Workspace
 from bot.services import Unit
+from bot.services.erasure import tombstone_of
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,9 @@ def apply_user(
         "tz": user.get("tz") or None,
     }
     if person is None:
+        forgotten = tombstone_of(session, workspace, slack_id)
+        if forgotten is not None:  # they asked to be forgotten: stay out, learn nothing
+            return forgotten
         person, created = insert_person(session, workspace, slack_id, {
             "is_active": active, "is_deleted": bool(user.get("deleted")), **fields})
         if created:
@@ -221,6 +225,8 @@ def import_roster(session: Session, workspace: Workspace, path: Path) -> ImportR
             problems.append((line, "no slack_id or email"))
             continue
         person = lookup(key)
+        if person is None and tombstone_of(session, workspace, key) is not None:
+            continue  # forgotten at their request: nothing is recorded about them
         if person is None:
             problems.append(
                 (line, f"unknown person {key!r} (run the bot once so the roster syncs)")
@@ -237,6 +243,10 @@ def import_roster(session: Session, workspace: Workspace, path: Path) -> ImportR
         manager_key = values.get("manager")
         if manager_key:
             manager = lookup(manager_key)
+            if manager is None and tombstone_of(session, workspace, manager_key) is not None:
+                values["manager"] = None
+                planned.append((person, values))
+                continue
             if manager is None:
                 problems.append((line, f"unknown manager {manager_key!r}"))
                 continue

@@ -3,7 +3,10 @@ opted-out people hidden from colleagues, and the retention purge."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,14 +15,27 @@ from pathlib import Path
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, inspect, select, text
 
 from bot import db, jobs
 from bot.config import ConfigError, load_settings
-from bot.models import AuditEntry, OutboxMessage, Person, PollRequest, PollRound, Tie, Workspace
-from bot.services import Services, retention
+from bot.devkit.sandbox import SlackSandbox
+from bot.models import (
+    AuditEntry,
+    Nudge,
+    OutboxMessage,
+    Person,
+    PollRequest,
+    PollRound,
+    Suggestion,
+    Tie,
+    Workspace,
+)
+from bot.services import Services, erasure, polls, retention
 from bot.services import kudos as kudos_service
 from bot.services import network as network_service
+from bot.services import roster as roster_service
+from bot.services.kudos import KudosRejected
 from bot.services.roster import apply_user
 from bot.services.ties import NewTie, record_tie
 from bot.services.workspace import ensure_workspace
@@ -54,13 +70,14 @@ PEOPLE = [user(OWNER, "Olive", "Owner"), user("UALEX", "Alex", "Abbott"),
           user("UDEV", "Devi", "Dhillon"), user("UEVE", "Evangeline", "Quirke")]
 
 
-def make_services(url: str, data_dir: Path, **env: object) -> Services:
+def make_services(url: str, data_dir: Path, client: WebClient | None = None, **env: object
+                  ) -> Services:
     db.upgrade(url)
-    settings = load_settings(None, DATABASE_URL=url, PEERPULSE_OWNERS=OWNER,
-                             PEERPULSE_DATA_DIR=str(data_dir), **env)
+    env.setdefault("PEERPULSE_OWNERS", OWNER)
+    settings = load_settings(None, DATABASE_URL=url, PEERPULSE_DATA_DIR=str(data_dir), **env)
     sessions = db.make_session_factory(db.make_engine(url))
     services = Services(settings=settings, sessions=sessions,
-                        client=WebClient(base_url="http://127.0.0.1:9/api/"),
+                        client=client or WebClient(base_url="http://127.0.0.1:9/api/"),
                         clock=lambda: NOW)
     with db.transaction(sessions) as s:
         ws = ensure_workspace(s, "T1", "Acme")
@@ -284,3 +301,161 @@ def grep_files(root: Path, *needles: str) -> list[tuple[str, str]]:
         hits += [(str(path.relative_to(root)), n) for n in needles
                  if n.lower().encode() in data]
     return hits
+
+
+# Item 12: forgetme leaves nothing identifying behind -------------------------------------
+
+VICTIM = "UEVE"
+NEEDLES = ("UEVE", "Evangeline Quirke", "Evangeline", "evangeline.quirke",
+           "evangeline.quirke@example.org", "Quirke")
+
+
+def find(haystack: str | bytes, needles: tuple[str, ...] = NEEDLES) -> list[str]:
+    """The needles in ``haystack`` as whole words, any case."""
+    data = haystack if isinstance(haystack, bytes) else haystack.encode()
+    return [n for n in needles
+            if re.search(rb"(?<![A-Za-z0-9])" + re.escape(n.encode()) + rb"(?![A-Za-z0-9])",
+                         data, re.IGNORECASE)]
+
+
+def grep_tables(engine: Engine, needles: tuple[str, ...] = NEEDLES) -> list[tuple[str, str]]:
+    """(table, needle) for every row of every table (Alembic's and APScheduler's too)."""
+    hits = []
+    with engine.connect() as conn:
+        for table in inspect(engine).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{table}"')):
+                cells = " ".join(v.hex() + " " + v.decode("latin-1") if isinstance(v, bytes)
+                                 else json.dumps(v, default=str) for v in row)
+                hits += [(table, n) for n in find(cells, needles)]
+    return sorted(set(hits))
+
+
+def footprint(services: Services) -> None:
+    """Everything a person leaves in PeerPulse: ties both ways, kudos with reasons naming
+    them, a poll request and its DM, the kudos DM to them, audit entries they made or that
+    name them, a colleague they manage, a pending /kudos, a nudge and suggestions, and
+    snapshot and export folders."""
+    with db.transaction(services.sessions) as s:
+        s.scalars(select(Person).where(Person.slack_id == "UDEV")).one().manager = VICTIM
+        s.scalars(select(Person).where(Person.slack_id == VICTIM)).one().team = "Quirke Lab"
+    services.call(kudos_service.from_command, giver="UALEX", text=f"<@{VICTIM}> for the docs",
+                  request_key="T-1")
+    services.call(kudos_service.from_command, giver=VICTIM, text="<@UBEA> for the release",
+                  request_key="T-2")
+    services.call(kudos_service.from_command, giver="UCAL",
+                  text=f"<@UBEA> for pairing with <@{VICTIM}|eve> and Evangeline Quirke "
+                       "(evangeline.quirke@example.org)", request_key="T-3")
+    services.call(kudos_service.receive_command, giver=VICTIM, text="<@UCAL> thanks",
+                  request_key="T-4")
+    services.call(kudos_service.receive_command, giver="UDEV",
+                  text=f"<@{VICTIM}> thanks Evangeline", request_key="T-5")
+    opened = services.call(polls.start_round, "helped", trigger="manual", sample=1.0)
+    assert opened.asked == len(PEOPLE)
+    services.call(network_service.change_champion, OWNER, VICTIM, True)
+    services.call(network_service.take_snapshot, VICTIM, 30)  # she is an owner too
+    services.call(network_service.export_for_owner, OWNER)
+    with db.transaction(services.sessions) as s:
+        ids = {p.slack_id: p.id for p in s.scalars(select(Person))}
+        ws = services.workspace_id
+        nudge = Nudge(workspace_id=ws, champion_id=ids[VICTIM], period="2026-W45",
+                      status="sent")
+        other = Nudge(workspace_id=ws, champion_id=ids["UALEX"], period="2026-W45",
+                      status="sent")
+        s.add_all([nudge, other])
+        s.flush()
+        s.add_all([Suggestion(workspace_id=ws, nudge_id=nudge.id, champion_id=ids[VICTIM],
+                              kind="thank", subject_id=ids["UBEA"], arm="shown"),
+                   Suggestion(workspace_id=ws, nudge_id=other.id, champion_id=ids["UALEX"],
+                              kind="connect", subject_id=ids["UBEA"],
+                              other_id=ids[VICTIM], arm="shown"),
+                   Suggestion(workspace_id=ws, nudge_id=other.id, champion_id=ids["UALEX"],
+                              kind="thank", subject_id=ids["UCAL"], arm="shown")])
+
+
+def test_forgetme_leaves_no_trace_in_any_table_file_or_log(
+        database_url: str, tmp_path: Path, umask_022: None,
+        caplog: pytest.LogCaptureFixture) -> None:
+    data = tmp_path / "data"
+    services = make_services(database_url, data, PEERPULSE_OWNERS=f"{OWNER},{VICTIM}")
+    engine = services.sessions.kw["bind"]
+    try:
+        footprint(services)
+        # A snapshot taken while she was opted out does not hold her: it stays.
+        services.call(network_service.set_opt_out, VICTIM, True)
+        services.clock = lambda: NOW + timedelta(minutes=5)
+        without_her = services.call(network_service.take_snapshot, OWNER, 30).folder
+        services.call(network_service.set_opt_out, VICTIM, False)
+        tables_before = {t for t, _ in grep_tables(engine)}
+        # (nudges and suggestions point at her row by number; they go with it)
+        assert {"people", "ties", "outbox_messages", "audit_log", "kudos_requests"} \
+            <= tables_before
+        assert len(grep_files(data, *NEEDLES)) > 5
+        with services.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(Nudge)) == 2
+
+        caplog.set_level(logging.DEBUG)
+        erased = services.call(network_service.forget_me, VICTIM)
+
+        assert erased == 7  # 4 seeded ties, and kudos from her, to her, and to her and Bea
+        assert grep_tables(engine) == []
+        assert grep_files(data, *NEEDLES) == []
+        assert grep_files(tmp_path, *NEEDLES) == []  # the SQLite database, -wal, -shm too
+        assert find("\n".join(r.getMessage() for r in caplog.records)) == []
+        assert without_her.exists()
+        with services.sessions() as s:
+            tomb = s.scalars(select(Person).where(Person.slack_id.like("forgotten:%"))).one()
+            assert tomb.opted_out and not tomb.is_champion and tomb.tz is None
+            assert s.scalar(select(func.count()).select_from(Nudge)) == 1
+            assert s.scalar(select(func.count()).select_from(Suggestion)) == 1
+            reasons = set(s.scalars(select(Tie.reason).where(Tie.reason.is_not(None))))
+            assert "for pairing with and someone (someone)" in reasons
+            erasures = s.scalars(select(AuditEntry).where(
+                AuditEntry.action == "privacy.erase")).all()
+            assert [e.actor for e in erasures] == ["erased-person"]
+    finally:
+        engine.dispose()
+
+
+def test_a_forgotten_person_stays_out_until_they_opt_in(database_url: str, tmp_path: Path
+                                                        ) -> None:
+    with SlackSandbox() as slack:
+        slack.add_users(PEOPLE)
+        stays_out(make_services(database_url, tmp_path / "data",
+                                WebClient(token=slack.token, base_url=slack.base_url)),
+                  tmp_path)
+
+
+def stays_out(services: Services, tmp_path: Path) -> None:
+    eve = next(u for u in PEOPLE if u["id"] == VICTIM)
+    try:
+        services.call(network_service.forget_me, VICTIM)
+        # The roster sync and Slack events see the tombstone and learn nothing.
+        with db.transaction(services.sessions) as s:
+            ws = s.get(Workspace, services.workspace_id)
+            assert ws is not None
+            again = apply_user(s, ws, eve)
+            assert again is not None and again.opted_out and again.slack_id != VICTIM
+        assert grep_tables(services.sessions.kw["bind"]) == []
+        # Kudos to her are refused without a word about who she was.
+        with pytest.raises(KudosRejected, match="doesn't take part in PeerPulse"):
+            services.call(kudos_service.from_command, giver="UALEX",
+                          text=f"<@{VICTIM}> thanks", request_key="T-9")
+        # An HR file that still lists her (by id, by email, as a manager) imports.
+        roster = tmp_path / "roster.csv"
+        roster.write_text("slack_id,email,team,manager\n"
+                          f"{VICTIM},,Lab,\n,Evangeline.Quirke@example.org,Lab,\n"
+                          f"UDEV,,Lab,{VICTIM}\n")
+        assert services.call(roster_service.import_file, roster).rows == 1
+        assert grep_tables(services.sessions.kw["bind"]) == []
+        # Her own controls say plainly that nothing is held.
+        for use_case in (network_service.my_data, network_service.forget_me):
+            with pytest.raises(erasure.NothingHeld, match="holds nothing about you"):
+                services.call(use_case, VICTIM)
+        services.call(network_service.set_opt_out, VICTIM, True)  # out already: fine
+        # Opting in brings her back, with no history; Slack's profile says who she is.
+        services.call(network_service.set_opt_out, VICTIM, False)
+        mine = services.call(network_service.my_data, VICTIM)
+        assert mine.profile["real_name"] == "Evangeline Quirke"
+        assert not mine.profile["opted_out"] and mine.given == mine.received == {}
+    finally:
+        services.sessions.kw["bind"].dispose()

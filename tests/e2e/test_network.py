@@ -274,10 +274,16 @@ def test_everyone_controls_their_own_data(stack: Stack) -> None:
     assert "Welcome back" in replies(stack, resp)[-1]
     resp, _ = command(stack, me, "forgetme")
     assert "cannot be undone" in replies(stack, resp)[-1]
-    stack.slack.block_action(me, "forget_confirm", "erase", block_id="forget")
-    wait_until(lambda: ties_of() == 0, what="erasure")
     with Session(stack.engine) as s:
-        assert s.scalars(select(Person.opted_out).where(Person.slack_id == me)).one()
+        pid = s.scalars(select(Person.id).where(Person.slack_id == me)).one()
+    stack.slack.block_action(me, "forget_confirm", "erase", block_id="forget")
+
+    def erased() -> bool:  # their row is now an opted-out tombstone without their id
+        with Session(stack.engine) as s:
+            row = s.get(Person, pid)
+            return row is not None and row.opted_out and row.slack_id != me and not s.scalar(
+                select(func.count(Tie.id)).where((Tie.source_id == pid) | (Tie.target_id == pid)))
+    wait_until(erased, what="erasure")
 
 
 def test_audit_cli_lists_who_did_what(stack: Stack, monkeypatch: pytest.MonkeyPatch,
