@@ -263,3 +263,77 @@ def answered_message(result: Answered) -> dict[str, Any]:
             {"type": "button", "action_id": POLL_RESUME, "value": str(result.request_id),
              "text": {"type": "plain_text", "text": "Resume polls"}}]})
     return {"text": text, "blocks": blocks}
+
+
+# Champions: the digest and the nudge -------------------------------------------------
+
+SUGGESTION_DONE, SUGGESTION_SNOOZE = "suggestion_done", "suggestion_snooze"
+SUGGESTION_NOT_USEFUL = "suggestion_not_useful"
+SUGGESTION_ACTIONS = {SUGGESTION_DONE: "done", SUGGESTION_SNOOZE: "snooze",
+                      SUGGESTION_NOT_USEFUL: "not_useful"}
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None]) -> str:
+    """Shares (0-1) as a row of bars; unknown values are left out.
+
+    >>> sparkline([0.1, 0.5, None, 1.0])
+    '▁▅█'
+    """
+    return "".join(_SPARK[min(7, int(v * 8))] for v in values if v is not None)
+
+
+def digest_message(figures: dict[str, Any], trend: list[float | None], period: str
+                   ) -> tuple[str, list[dict[str, Any]]]:
+    """The champion digest: one section per theme, aggregates only."""
+    end = datetime.fromisoformat(figures["end"]).strftime("%-d %B %Y")
+    now = figures.get("reach_two")
+    before = next((v for v in reversed(trend) if v is not None), None)
+    change = now - before if now is not None and before is not None else None
+    spark = sparkline([*trend, now]) if len([v for v in trend if v is not None]) else ""
+
+    def part(name: str) -> str:
+        return render("digest_part.j2", part=name, f=figures, end=end, change=change,
+                      spark=spark)
+
+    title = part("title")
+    blocks = [header(title), *(section(part(p)) for p in
+                               ("activity", "ties", "reach", "unreached", "kudos")),
+              context(part("footer"))]
+    for i, block in enumerate(blocks):
+        block["block_id"] = f"digest:{period}:{i}"
+    return title, blocks
+
+
+def digest_picture_comment(figures: dict[str, Any]) -> str:
+    end = datetime.fromisoformat(figures["end"]).strftime("%-d %B %Y")
+    return render("digest_part.j2", part="picture", f=figures, end=end, change=None,
+                  spark="")
+
+
+def nudge_message(plan: Any) -> tuple[str, list[dict[str, Any]]]:
+    """A champion's nudge: their reach, then each suggestion with Done / Snooze / Not useful
+    (the block id carries the suggestion's id once it is recorded)."""
+    intro = render("nudge_intro.j2", p=plan)
+    blocks: list[dict[str, Any]] = [section(intro)]
+    for i, s in enumerate(plan.shown):
+        blocks.append(section(render("nudge_suggestion.j2", s=s)))
+        ident = str(s.id) if s.id is not None else f"draft-{i}"
+        blocks.append({"type": "actions", "block_id": f"suggestion:{ident}", "elements": [
+            {"type": "button", "action_id": SUGGESTION_DONE, "style": "primary",
+             "value": ident, "text": {"type": "plain_text", "text": "Done"}},
+            {"type": "button", "action_id": SUGGESTION_SNOOZE, "value": ident,
+             "text": {"type": "plain_text", "text": "Snooze"}},
+            {"type": "button", "action_id": SUGGESTION_NOT_USEFUL, "value": ident,
+             "text": {"type": "plain_text", "text": "Not useful"}},
+        ]})
+    blocks.append(context(render("nudge_footer.j2")))
+    return "Your PeerPulse nudge for this week", blocks
+
+
+def suggestion_answered(blocks: list[dict[str, Any]], suggestion_id: int, answer: str
+                        ) -> list[dict[str, Any]]:
+    """The nudge's blocks with one suggestion's buttons replaced by the answer given."""
+    said = context(render("nudge_answered.j2", answer=answer))
+    said["block_id"] = f"suggestion:{suggestion_id}"
+    return [said if b.get("block_id") == f"suggestion:{suggestion_id}" else b for b in blocks]

@@ -464,3 +464,135 @@ def simulate_organisation(
         popularity=popularity,
         _respond=respond,
     )
+
+
+# ---------------------------------------------------------------------- champions
+
+@dataclass(frozen=True)
+class KnownNetwork:
+    """A small organisation whose right champion suggestions are known in advance.
+
+    Five teams of five. Three champions (Alpha, Beta, Delta), one per timezone given.
+    ``helper`` (in Alpha) is named for help by four colleagues, nobody has recognised them,
+    and only the Alpha champion has them within two steps: "thank them". Gamma and Epsilon
+    have ties only among themselves, so no champion reaches them: "introduce yourself" to
+    their best-connected members. ``newcomer`` joins Beta later with no ties: "say hello"
+    (for the Beta champion). ``recognised`` is a helper who has had a kudos (never a
+    "thank"), and ``leaver`` a helper who opts out (never named anywhere).
+    """
+
+    users: list[dict[str, Any]]
+    teams: dict[str, str]
+    ties: list[tuple[str, str, str, int]]  # source, target, kind, days ago
+    champions: dict[str, str]  # team -> champion
+    helper: str
+    recognised: str
+    leaver: str
+    newcomer: dict[str, Any]
+    unreached: dict[str, str]  # team -> its best-connected member
+    expected: list[tuple[str, str, str]]  # (kind, champion, subject)
+
+    def roster_rows(self, with_newcomer: bool = True) -> list[dict[str, str]]:
+        """``slack_id,team,champion`` rows for `peerpulse roster import`."""
+        champions = set(self.champions.values())
+        rows = [{"slack_id": uid, "team": team, "champion": str(uid in champions).lower()}
+                for uid, team in self.teams.items()]
+        if with_newcomer:
+            rows.append({"slack_id": self.newcomer["id"], "team": "Beta", "champion": "false"})
+        return rows
+
+
+def known_network(timezones: tuple[str, str, str] = (
+        "Europe/London", "America/New_York", "Asia/Singapore")) -> KnownNetwork:
+    """The organisation of :class:`KnownNetwork`; champions live in ``timezones``."""
+    teams: dict[str, str] = {}
+    users: list[dict[str, Any]] = []
+    tz_of = {"Alpha": timezones[0], "Beta": timezones[1], "Delta": timezones[2]}
+    names = iter(_names(random.Random(42), 40))
+    members: dict[str, list[str]] = {}
+    for team in ("Alpha", "Beta", "Gamma", "Delta", "Epsilon"):
+        ids = [f"U{team[:3].upper()}{i}" for i in range(1, 6)]
+        if team in tz_of:
+            ids[0] = f"UCHAMP{team[0]}"
+        members[team] = ids
+        for uid in ids:
+            teams[uid] = team
+            first, last = next(names)
+            person = Person(uid, f"{first}.{last}".lower(), f"{first} {last}",
+                            f"{first}.{last}@{EMAIL_DOMAIN}".lower(), team, None, "Specialist",
+                            tz_of.get(team, "Europe/Berlin"), "")
+            users.append(_user(person, (person.tz, person.tz, 0, "")))
+    alpha, beta, gamma, delta, eps = (members[t] for t in
+                                      ("Alpha", "Beta", "Gamma", "Delta", "Epsilon"))
+    champions = {"Alpha": alpha[0], "Beta": beta[0], "Delta": delta[0]}
+    ties: list[tuple[str, str, str, int]] = []
+
+    def tie(a: str, b: str, kind: str = "helped", ago: int = 20) -> None:
+        ties.append((a, b, kind, ago))
+
+    # Alpha: the champion named two colleagues; four colleagues name the helper for help.
+    helper = alpha[4]
+    tie(alpha[0], alpha[1], ago=40)
+    tie(alpha[0], alpha[2], "advice", ago=3)
+    for a in alpha[1:4]:
+        tie(a, helper, ago=15)
+    tie(beta[3], helper, ago=5)
+    # Beta: the champion and their team; a recognised helper.
+    recognised = beta[4]
+    tie(beta[0], beta[1], ago=10)
+    tie(beta[0], beta[2], ago=25)
+    for b in beta[1:4]:
+        tie(b, recognised, ago=12)
+    tie(alpha[1], recognised, ago=4)
+    tie(beta[1], recognised, "recognised", ago=2)
+    # Delta: the champion's team; a helper who will opt out.
+    leaver = delta[4]
+    tie(delta[0], delta[1], ago=8)
+    tie(delta[0], delta[2], ago=33)
+    for d in delta[1:4]:
+        tie(d, leaver, ago=6)
+    tie(delta[0], leaver, "advice", ago=1)
+    # Gamma and Epsilon: ties only among themselves; their first member is best connected.
+    for group in (gamma, eps):
+        for other in group[1:]:
+            tie(other, group[0], ago=9)
+        tie(group[1], group[2], ago=14)
+    first, last = next(names)
+    newcomer = _user(Person("UNEWHIRE", f"{first}.{last}".lower(), f"{first} {last}",
+                            f"{first}.{last}@{EMAIL_DOMAIN}".lower(), "Beta", None, "Specialist",
+                            timezones[1], ""), (timezones[1], timezones[1], 0, ""))
+    # (kind, champion, subject), by the rules of analytics.suggestions: the newcomer goes to
+    # the champion of their team; unreached teams to the least loaded champions in turn.
+    expected = [("say_hello", champions["Beta"], newcomer["id"]),
+                ("introduce_yourself", champions["Alpha"], eps[0]),
+                ("introduce_yourself", champions["Delta"], gamma[0]),
+                ("thank", champions["Alpha"], helper)]
+    return KnownNetwork(users, teams, ties, champions, helper, recognised, leaver, newcomer,
+                        {"Gamma": gamma[0], "Epsilon": eps[0]}, expected)
+
+
+@dataclass(frozen=True)
+class ChampionBehaviour:
+    """How simulated champions respond to suggestions, with a known true effect.
+
+    A tie between a champion and the person suggested appears within 30 days with
+    probability ``baseline`` whether or not the suggestion was shown (people meet anyway);
+    a champion who is shown it also acts on it with probability ``act``. So the true
+    follow-through is ``baseline`` for withheld suggestions and
+    ``baseline + (1 - baseline) * act`` for shown ones.
+    """
+
+    act: float = 0.5
+    baseline: float = 0.1
+    dismiss: float = 0.2  # share of shown suggestions answered "Not useful"
+
+    @property
+    def shown_rate(self) -> float:
+        return self.baseline + (1 - self.baseline) * self.act
+
+    def outcome(self, shown: bool, rng: random.Random) -> tuple[bool, int | None]:
+        """(the champion acted on it, days until a tie appears or None)."""
+        acted = shown and rng.random() < self.act
+        if acted or rng.random() < self.baseline:
+            return acted, rng.randint(1, 25)
+        return acted, None
