@@ -1,13 +1,17 @@
-"""Array views of a graph shared by roles, champions and diffusion (helper A2's modules).
+"""Array views of a graph shared by every analysis step: one conversion per analysis.
 
 Python loops over 1M edges are the slow part of a 100k-person analysis, so the graph is turned
-into integer edge arrays once and every later step works on numpy / scipy.sparse arrays.
+into integer edge arrays once (by :func:`analytics.graph.build_graph_arrays` straight from the
+ties, or :func:`graph_arrays` from any networkx graph) and every later step works on numpy /
+scipy.sparse arrays, reusing the matrices derived from them (:meth:`GraphArrays.weighted`,
+:meth:`GraphArrays.adjacency`, :meth:`GraphArrays.undirected`), which are built once and kept.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -37,10 +41,37 @@ class GraphArrays:
     src: np.ndarray
     dst: np.ndarray
     weight: np.ndarray
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n(self) -> int:
         return len(self.nodes)
+
+    def weighted(self) -> sp.csr_array:
+        """``W[i, j]``: weight of the tie ``nodes[i] -> nodes[j]`` (CSR, built once)."""
+        if "W" not in self._derived:
+            W = sp.csr_array((self.weight, (self.src, self.dst)), shape=(self.n, self.n))
+            W.sum_duplicates()
+            W.sort_indices()
+            self._derived["W"] = W
+        matrix: sp.csr_array = self._derived["W"]
+        return matrix
+
+    def adjacency(self) -> sp.csr_array:
+        """0/1 directed adjacency as float (CSR, built once)."""
+        if "A" not in self._derived:
+            A = self.weighted().copy()
+            A.data[:] = 1.0
+            self._derived["A"] = A
+        matrix: sp.csr_array = self._derived["A"]
+        return matrix
+
+    def undirected(self) -> sp.csr_array:
+        """Symmetric 0/1 adjacency, ties in either direction (int8 CSR, built once)."""
+        if "B" not in self._derived:
+            self._derived["B"] = undirected_csr(self)
+        matrix: sp.csr_array = self._derived["B"]
+        return matrix
 
 
 def _as_weight(value: object) -> float:

@@ -87,7 +87,8 @@ def short_label(text: str, limit: int = 18) -> str:
 
 
 def community_of(analysis: Analysis) -> dict[str, int | None]:
-    """Community index of every node: from ``result.people``, else the node attribute.
+    """Community index of every node: from ``result.people``, else the node attribute;
+    None for isolates (community -1) and nodes the result does not know.
 
     Examples
     --------
@@ -102,7 +103,8 @@ def community_of(analysis: Analysis) -> dict[str, int | None]:
     mapping: dict[str, int | None] = {}
     for node, data in analysis.graph.nodes(data=True):
         value = from_result.get(node, data.get("community"))
-        mapping[node] = int(value) if isinstance(value, int | float) else None
+        # -1: an isolate, in no community (drawn grey, never a "community -1" disc)
+        mapping[node] = int(value) if isinstance(value, int | float) and value >= 0 else None
     return mapping
 
 

@@ -59,7 +59,11 @@ def assert_valid(analysis: Analysis) -> dict[str, Any]:
         assert attrs["roles"] == ",".join(row["roles"])
     assert result["network"]["people"] == analysis.graph.number_of_nodes()
     assert result["network"]["ties"] == analysis.graph.number_of_edges()
-    assert sum(c["size"] for c in result["communities"]) == len(ids)
+    # isolates are in no community (design.md): everyone else in exactly one
+    in_none = [row["id"] for row in result["people"] if row["community"] == -1]
+    assert all("isolate" in row["roles"] for row in result["people"] if row["community"] == -1)
+    assert sum(c["size"] for c in result["communities"]) == len(ids) - len(in_none)
+    assert result["network"]["communities"] == len(result["communities"])
     assert set(analysis.people) == set(analysis.graph)
     return result
 
@@ -120,7 +124,8 @@ def test_empty_input() -> None:
 def test_one_person_no_ties() -> None:
     result = assert_valid(analyze([], [Person("solo", team="x", champion=True)], FAST))
     assert result["people"][0]["constraint"] is None
-    assert result["people"][0]["community"] == 0
+    assert result["people"][0]["community"] == -1  # an isolate, not a community of one
+    assert result["communities"] == [] and result["network"]["communities"] == 0
 
 
 def test_all_opted_out() -> None:

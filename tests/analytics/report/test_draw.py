@@ -95,4 +95,5 @@ def test_community_of_prefers_result_then_node_attribute() -> None:
     a, b, _c = analysis.result.people
     result = replace(analysis.result, people=(replace(a, community=1), replace(b, community=-1)))
     analysis.graph.nodes["c"]["community"] = 4
-    assert community_of(Analysis(analysis.graph, result)) == {"a": 1, "b": -1, "c": 4}
+    # -1 (an isolate, in no community) is drawn grey like an unknown community
+    assert community_of(Analysis(analysis.graph, result)) == {"a": 1, "b": None, "c": 4}
