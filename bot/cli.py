@@ -151,6 +151,49 @@ def cmd_poll_send_now(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_digest_send_now(args: argparse.Namespace, settings: Settings) -> int:
+    """Post this period's champion digest now, through the schedule's code path."""
+    from bot.services import champions
+
+    result = _services(settings, args.team).call(champions.send_digest, trigger="cli",
+                                                 dry_run=args.dry_run)
+    if not result.channels:
+        raise CommandFailed("no champion channel is set: PEERPULSE_CHAMPION_CHANNELS, or "
+                            "the channels in the owners' settings (/network settings)")
+    if args.dry_run:
+        print(champions.plain_text(result.blocks))
+        print(f"{PROG}: dry run: the digest for {result.period} would go to "
+              f"{', '.join(result.channels)} with its picture; nothing recorded or posted")
+        return 0
+    if result.queued:
+        print(f"{PROG}: digest {result.period} queued for {', '.join(result.queued)} with "
+              "its picture; the running bot posts it")
+    for channel in result.already:
+        print(f"{PROG}: {channel} already has the digest for {result.period}; not posted again")
+    return 0
+
+
+def cmd_nudge_send_now(args: argparse.Namespace, settings: Settings) -> int:
+    """DM each champion their nudge now (the schedule's code path), or say why not."""
+    from bot.services import champions
+
+    plans = _services(settings, args.team).call(champions.send_nudges, trigger="cli",
+                                                dry_run=args.dry_run)
+    if not plans:
+        raise CommandFailed("no champions yet: mark them with /network champion add @someone, "
+                            "the roster's champion column or PEERPULSE_CHAMPION_USERGROUP")
+    for plan in plans:
+        print(f"{PROG}: {champions.describe_plan(plan, dry_run=args.dry_run)}")
+        if args.dry_run and plan.action == "send":
+            for item in plan.shown:
+                print(f"    shown: {champions.describe(item)}")
+            for item in plan.withheld:
+                print(f"    withheld at random (the holdout): {champions.describe(item)}")
+    if args.dry_run:
+        print(f"{PROG}: dry run: nothing recorded or sent")
+    return 0
+
+
 def cmd_poll_status(args: argparse.Namespace, settings: Settings) -> int:
     """Recent rounds with their response rates (small teams suppressed)."""
     from bot.services import polls
@@ -252,6 +295,19 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--limit", type=int, default=10)
     status.add_argument("--team", help="Slack team id, when several workspaces are stored")
     status.set_defaults(func=cmd_poll_status)
+
+    for name, func, what in (
+            ("digest", cmd_digest_send_now, "post this period's champion digest to each "
+             "champion channel now (same path as the schedule)"),
+            ("nudge", cmd_nudge_send_now, "DM each champion their nudge now (same path as the "
+             "schedule); says why a champion is skipped")):
+        group = sub.add_parser(name, help=f"champion {name}s")
+        gsub = group.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
+        send = gsub.add_parser("send-now", help=what)
+        send.add_argument("--dry-run", action="store_true",
+                          help="print what would be sent; record and send nothing")
+        send.add_argument("--team", help="Slack team id, when several workspaces are stored")
+        send.set_defaults(func=func)
     return parser
 
 

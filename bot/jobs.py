@@ -1,6 +1,6 @@
 """Everything scheduled, in one place: roster sync, housekeeping, the retention purge,
-poll rounds, reminders and closing. Each job is one use case run through `Services.call`;
-`register` adds them all to the runtime's scheduler.
+poll rounds, reminders and closing, champion digests and nudges. Each job is one use case
+run through `Services.call`; `register` adds them all to the runtime's scheduler.
 
 Poll rounds live in the persistent job store (a run missed while the bot was down still
 fires on start-up) and are saved by reference, so their function is module-level and
@@ -17,7 +17,7 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.services import Services, events, polls, retention, roster
+from bot.services import Services, champions, events, polls, retention, roster
 from bot.services import settings as programme
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,24 @@ def poll_maintenance(services: Services) -> None:
         rate = "n/a" if stats.response_rate is None else f"{stats.response_rate:.0%}"
         log.info("poll round %s (%s) closed: %d asked, %d answered, response rate %s",
                  stats.round_id, stats.question, stats.asked, stats.answered, rate)
+
+
+def champions_tick(services: Services) -> None:
+    """Champions: follow the Slack user group (when set), then post this period's digest
+    and send this period's nudges once their scheduled moment has passed. Every decision is
+    stored, so running this often (and at start-up) never sends anything twice."""
+    synced = services.call(champions.sync_champion_group)
+    if synced is not None and (synced.added or synced.removed):
+        log.info("champions from user group %s: %d added, %d removed", synced.group,
+                 len(synced.added), len(synced.removed))
+    digest = services.call(champions.scheduled_digest)
+    if digest is not None:
+        log.info("champion digest %s queued for %d channel(s)", digest.period,
+                 len(digest.queued))
+    plans = services.call(champions.scheduled_nudges)
+    sent = [p for p in plans if p.action == "send" and p.outbox_key]
+    if plans:
+        log.info("champion nudges: %d queued, %d skipped", len(sent), len(plans) - len(sent))
 
 
 def scheduled_poll_round(question: str) -> None:
@@ -134,6 +152,9 @@ def schedule(scheduler: BaseScheduler, services: Services) -> list[Job]:
             {"minutes": settings.poll_check_minutes}, {"coalesce": True, "max_instances": 1}),
         Job("poll-schedule-sync", lambda s: sync_poll_jobs(scheduler, s), "interval",
             {"minutes": 5}, {"coalesce": True, "max_instances": 1}),
+        Job("champions-startup", champions_tick, "date", {}, {"misfire_grace_time": None}),
+        Job("champions", champions_tick, "interval", {"minutes": 15},
+            {"coalesce": True, "max_instances": 1}),
     ]
 
 

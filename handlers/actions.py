@@ -1,4 +1,5 @@
-"""Block Kit actions in poll DMs: the people picker, "Nobody this time", pause and resume.
+"""Block Kit actions in poll DMs (the people picker, "Nobody this time", pause and resume)
+and in champions' nudges (Done, Snooze, Not useful under each suggestion).
 
 Each listener acks, hands the click to `bot.services.polls`, and replaces the poll message
 in place with the thank-you it renders. Refusals (answered already, closed, naming oneself
@@ -13,7 +14,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import ui
-from bot.services import Services, polls
+from bot.services import Services, champions, polls
 from handlers.errors import guarded
 
 
@@ -31,6 +32,7 @@ def _replace_message(client: WebClient, body: dict[str, Any], result: polls.Answ
 
 def register(app: App, services: Services) -> None:
     guard = guarded(services.client)
+    register_suggestions(app, services)
 
     @app.action(ui.POLL_PICK)
     @guard
@@ -65,3 +67,29 @@ def register(app: App, services: Services) -> None:
         result = services.call(polls.submit_pause, _request_id(action), body["user"]["id"],
                                paused=False)
         _replace_message(client, body, result)
+
+
+# Champion nudges: Done / Snooze / Not useful ------------------------------------------
+
+def register_suggestions(app: App, services: Services) -> None:
+    """The three buttons under each suggestion of a champion's nudge: the answer is
+    recorded (the next nudges use it) and the buttons give way to what was recorded."""
+    guard = guarded(services.client)
+
+    def answer(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+               ) -> None:
+        ack()
+        suggestion = champions.suggestion_id_from(action.get("block_id"), action.get("value"))
+        said = services.call(champions.answer_suggestion, suggestion, body["user"]["id"],
+                             ui.SUGGESTION_ACTIONS[action["action_id"]])
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        message = body.get("message") or {}
+        if channel and message.get("ts"):
+            client.chat_update(channel=channel, ts=message["ts"],
+                               text=message.get("text") or "Your PeerPulse nudge",
+                               blocks=ui.suggestion_answered(message.get("blocks") or [],
+                                                             said.suggestion_id, said.answer))
+
+    for action_id in ui.SUGGESTION_ACTIONS:
+        app.action(action_id)(guard(answer))

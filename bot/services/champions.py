@@ -457,8 +457,8 @@ def _history(session: Session, champion_ids: list[int], now: datetime
         answers[s.champion_id][(s.kind, s.status)] += 1
         answered = s.acted_at is not None and s.acted_at > now - QUIET_AFTER_ANSWER
         for pid in people:
-            if s.created_at > recent:
-                blocked[s.champion_id].add((s.kind, pid))
+            if s.created_at > recent:  # one suggestion per person in flight, whatever kind
+                blocked[s.champion_id].add(("*", pid))
             if s.status == "not_useful" and answered:
                 blocked[s.champion_id].add(("*", pid))
             elif s.status == "done" and answered:
@@ -632,6 +632,64 @@ def _record(uow: Unit, plan: NudgePlan, trigger: str) -> None:
                        not_before=plan.deliver_after, expires_at=moment + NUDGE_LIFETIME)])
     nudge.outbox_key = key
     plan.nudge_id, plan.outbox_key = nudge.id, key
+
+
+def _who(name: str | None, team: str | None) -> str:
+    return f"{name} ({team})" if team else str(name)
+
+
+def describe(item: Shown) -> str:
+    """One suggestion in plain words with full names and teams (the CLI, files)."""
+    subject = _who(item.subject_name, item.subject_team)
+    if item.kind == "say_hello":
+        return f"say hello to {subject}, who joined recently and has no ties yet"
+    if item.kind == "introduce_yourself":
+        where = (f"the {item.group} team" if item.group_kind == "team" else
+                 f"a group working closely together, mostly in {item.group}")
+        return f"introduce yourself to {subject}: nobody reaches {where}"
+    if item.kind == "thank":
+        return f"thank {subject}, who helps many and was never recognised"
+    return (f"introduce {subject} and {_who(item.other_name, item.other_team)}, who each "
+            "reach a group the other does not")
+
+
+def _when(moment: datetime, tz: str) -> str:
+    return f"{moment.astimezone(_zone(tz)):%a %d %b %H:%M} {tz}"
+
+
+def describe_plan(plan: NudgePlan, *, dry_run: bool = False) -> str:
+    """Why a champion gets a nudge now, later, or not at all (the CLI's line)."""
+    who = _who(plan.name, plan.team)
+    if plan.action == "send":
+        held = f", {len(plan.withheld)} withheld at random (the holdout)" if plan.withheld else ""
+        when = ("goes out now" if plan.deliver_after is None else
+                f"waits for their working hours: {_when(plan.deliver_after, plan.tz)}")
+        verb = "would send" if dry_run else "nudge queued"
+        count = len(plan.shown)
+        return (f"{verb} to {who}: {count} suggestion{'s' if count != 1 else ''} "
+                f"shown{held}; {when}")
+    if plan.reason == "capped" and plan.last_nudged and plan.next_allowed:
+        return (f"skipped {who}: already nudged {plan.last_nudged:%Y-%m-%d %H:%M} UTC; at most "
+                f"one nudge a week (next from {plan.next_allowed:%Y-%m-%d %H:%M} UTC)")
+    if plan.reason == "decided" and plan.last_nudged:
+        what = "nudged" if plan.outbox_key else "decided there was nothing worth saying"
+        return (f"skipped {who}: already {what} for this period "
+                f"({plan.last_nudged:%Y-%m-%d %H:%M} UTC)")
+    held = f" ({len(plan.withheld)} withheld at random)" if plan.withheld else ""
+    return f"skipped {who}: nothing worth saying this week{held}"
+
+
+def plain_text(blocks: list[dict[str, Any]]) -> str:
+    """The words of a Block Kit message, for a terminal."""
+    lines = []
+    for block in blocks:
+        text = block.get("text") or {}
+        if isinstance(text, dict) and text.get("text"):
+            lines.append(str(text["text"]))
+        for element in block.get("elements") or []:
+            if element.get("type") in ("mrkdwn", "plain_text"):
+                lines.append(str(element.get("text") or ""))
+    return "\n".join(lines).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def send_nudges(uow: Unit, *, trigger: str = "schedule", dry_run: bool = False,

@@ -136,14 +136,17 @@ class Sent:
 def send_snapshot(u: Unit, requester: str, days: int | None = None) -> Sent:
     """Take a snapshot and queue it for the owner's DM: the summary, then the files."""
     from bot.rendering import render, section
+    from bot.services.champions import measure_effect
 
     snap = take_snapshot(u, requester, days)
     text = render("network_snapshot.j2", days=snap.days, h=snap.headline)
+    effect = render("champion_effect.j2", r=measure_effect(u))  # do the nudges work?
     paths = [p for p in snap.files.values() if p.name in SNAPSHOT_FILES]
     paths.sort(key=lambda p: SNAPSHOT_FILES.index(p.name))
     key = message_key("snapshot", requester, snap.folder.name)
     return Sent(u.send([
-        Outgoing(key=f"{key}:summary", channel=requester, text=text, blocks=[section(text)]),
+        Outgoing(key=f"{key}:summary", channel=requester, text=f"{text}\n\n{effect}",
+                 blocks=[section(text), section(effect)]),
         file_message(f"{key}:files", requester, paths,
                      f"Snapshot files ({snap.days} days), also kept on the server in "
                      f"{snap.folder}"),

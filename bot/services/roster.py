@@ -167,7 +167,9 @@ def sync_roster(
     return result
 
 
-ROSTER_COLUMNS = ("slack_id", "email", "team", "manager", "title", "location")
+ROSTER_COLUMNS = ("slack_id", "email", "team", "manager", "title", "location", "champion")
+TRUE_WORDS = frozenset({"true", "yes", "y", "1"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0"})
 
 
 @dataclass
@@ -177,7 +179,8 @@ class ImportResult:
 
 
 def import_roster(session: Session, workspace: Workspace, path: Path) -> ImportResult:
-    """Load team, manager and title from a CSV keyed by ``slack_id`` or ``email``.
+    """Load team, manager, title, location and champion (true/false; a blank cell leaves it
+    as it is) from a CSV keyed by ``slack_id`` or ``email``.
 
     Every row is checked before anything is written; any bad row raises
     `RosterImportError` listing every problem with its line number, and nothing is applied.
@@ -196,10 +199,11 @@ def import_roster(session: Session, workspace: Workspace, path: Path) -> ImportR
     reader.fieldnames = header
     if "slack_id" not in header and "email" not in header:
         raise RosterImportError(name, [(1, "missing column: need slack_id or email")])
-    useful = [c for c in ("team", "manager", "title", "location") if c in header]
+    useful = [c for c in ("team", "manager", "title", "location", "champion") if c in header]
     if not useful:
         raise RosterImportError(
-            name, [(1, "no data columns: expected at least one of team, manager, title, location")]
+            name, [(1, "no data columns: expected at least one of team, manager, title, "
+                       "location, champion")]
         )
 
     people = list(session.scalars(select(Person).where(Person.workspace_id == workspace.id)))
@@ -240,6 +244,12 @@ def import_roster(session: Session, workspace: Workspace, path: Path) -> ImportR
         for col in useful:
             raw = (row.get(col) or "").strip()
             values[col] = raw or None
+        flag = (values.pop("champion", None) or "").lower()  # blank: left as it is
+        if flag in TRUE_WORDS | FALSE_WORDS:
+            values["champion"] = "true" if flag in TRUE_WORDS else "false"
+        elif flag:
+            problems.append((line, f"champion is true or false, not {flag!r}"))
+            continue
         manager_key = values.get("manager")
         if manager_key:
             manager = lookup(manager_key)
@@ -260,8 +270,10 @@ def import_roster(session: Session, workspace: Workspace, path: Path) -> ImportR
     changed = 0
     for person, planned_values in planned:
         for column, new in planned_values.items():
-            if getattr(person, column) != new:
-                setattr(person, column, new)
+            attr, value = ("is_champion", new == "true") if column == "champion" else (
+                column, new)
+            if getattr(person, attr) != value:
+                setattr(person, attr, value)
                 changed += 1
     return ImportResult(rows=len(planned), changed=changed)
 

@@ -325,3 +325,61 @@ def test_the_digest_is_aggregates_only_once_per_period_with_its_picture(
     assert "since the last digest" in week2.blocks[3]["text"]["text"]
     with world.services.sessions() as s:
         assert s.scalar(select(func.count(ChampionDigest.id))) == 2
+
+
+def test_too_little_data_is_said_plainly(make_world: Callable[..., World]) -> None:
+    from bot.rendering import render
+
+    world = make_world(PEERPULSE_NUDGE_HOLDOUT="0.3")
+    nothing = render("champion_effect.j2", r=world.call(champions.measure_effect))
+    assert "No suggestions yet" in nothing
+    world.call(champions.send_nudges, trigger="cli")
+    report = world.call(champions.measure_effect, NOW + timedelta(days=31))
+    assert not report.effect.enough and report.effect.open_shown == 0
+    text = render("champion_effect.j2", r=report)
+    assert "Too little data to tell yet" in text and "Difference" not in text
+    assert f"at least {report.effect.min_per_arm} of each" in text
+
+
+def test_the_roster_champion_column_marks_and_unmarks_champions(
+        make_world: Callable[..., World], tmp_path: Any) -> None:
+    from bot.errors import RosterImportError
+    from bot.services import roster
+
+    world = make_world()
+    path = tmp_path / "roster.csv"
+    path.write_text("slack_id,champion\nUGAM1,true\nUCHAMPA,no\nUALP2,\n")
+    result = world.call(roster.import_file, path)
+    assert result.rows == 3
+    assert world.person("UGAM1").is_champion and not world.person("UCHAMPA").is_champion
+    assert not world.person("UALP2").is_champion  # blank: left as it was
+    path.write_text("slack_id,champion\nUGAM1,maybe\n")
+    with pytest.raises(RosterImportError, match="champion is true or false"):
+        world.call(roster.import_file, path)
+
+
+def test_a_slack_user_group_keeps_the_champions_in_sync(database_url: str, tmp_path: Any
+                                                        ) -> None:
+    from bot.devkit.sandbox import SlackSandbox
+    from bot.services import network
+
+    net = known_network()
+    with SlackSandbox() as sandbox:
+        sandbox.add_users(net.users)
+        sandbox.add_usergroup("SCHAMPS", ["UGAM1", "UCHAMPA"])
+        settings = load_settings(None, DATABASE_URL=database_url, SLACK_BOT_TOKEN=sandbox.token,
+                                 SLACK_API_URL=sandbox.base_url, PEERPULSE_OWNERS="UCHAMPA",
+                                 PEERPULSE_CHAMPION_USERGROUP="SCHAMPS")
+        services = build_services(settings)
+        seed(services, net, NOW)
+        synced = services.call(champions.sync_champion_group)
+        assert synced is not None
+        assert synced.added == ["UGAM1"] and sorted(synced.removed) == ["UCHAMPB", "UCHAMPD"]
+        with services.sessions() as s:
+            marked = set(s.scalars(select(Person.slack_id).where(Person.is_champion)))
+            audit = [e.action for e in network.audit_entries(s)]
+        assert marked == {"UGAM1", "UCHAMPA"} and "champion.sync" in audit
+        with pytest.raises(champions.ChampionsFromGroup, match="user group"):
+            services.call(champions.change_champion, "UCHAMPA", "UALP2", True)
+        assert services.call(champions.sync_champion_group).added == []  # idempotent
+        services.sessions.kw["bind"].dispose()
