@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from bot.errors import NotAProgrammeOwner
 from bot.rendering import render
 from bot.services import Services, polls, settings_form
+from bot.services import champions as champions_service
 from bot.services import kudos as kudos_service
 from bot.services import network as network_service
 from bot.services import settings as programme
@@ -122,9 +123,11 @@ def _champions(req: Request) -> Reply:
     k = network_service.parse_count(req.args[0]) if req.args else None
     c = req.services.call(network_service.champions, req.user, k)
     p = c["picks"]
+    effect = req.services.call(champions_service.champion_effect, req.user)
     return Reply(render("network_champions.j2", k=c["k"], rec=p.recommended,
                         cur=p.current, top=p.top_degree, rnd=p.random,
-                        names=c["names"], gain=c["gain"], people=c["people"]))
+                        names=c["names"], gain=c["gain"], people=c["people"])
+                 + "\n\n" + render("champion_effect.j2", r=effect))
 
 
 def _compare(req: Request) -> Reply:
@@ -143,7 +146,7 @@ def _champion(req: Request) -> Reply:
             "Use `/network champion add @someone` or `/network champion remove @someone`.")
     who = _mentioned(req.args[1:])
     on = req.args[0].lower() == "add"
-    req.services.call(network_service.change_champion, req.user, who, on)
+    req.services.call(champions_service.change_champion, req.user, who, on)
     return _simple("champion_on" if on else "champion_off", who=who)
 
 
