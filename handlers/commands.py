@@ -46,20 +46,27 @@ def register_kudos(app: App, services: Services) -> None:
     @app.command("/kudos")
     @guard
     def kudos(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        ack()
         text = str(command.get("text") or "")
         if text.strip().lower() in ("", "help", "?"):
+            ack()
             kudos_help(respond)
             return
-        try:
-            given = services.call(
-                kudos_service.from_command, giver=command["user_id"], text=text,
-                request_key=str(command.get("trigger_id") or command.get("response_url")))
-        except kudos_service.NeedsHelp:
+        giver = command["user_id"]
+        key = str(command.get("trigger_id") or command.get("response_url"))
+        # Recorded before the acknowledgement: Slack never retries a slash command, so a
+        # crash after it must not lose the kudos (the next start finishes it).
+        services.call(kudos_service.receive_command, giver=giver, text=text, request_key=key)
+        ack()
+        answer = kudos_service.carry_out(services, giver=giver, text=text, request_key=key,
+                                         abandon_on_error=True)
+        if answer.given is not None:
+            respond(response_type="ephemeral", text=kudos_confirmation(
+                answer.given, services.deliver_now(answer.given.keys)))
+        elif answer.refused is not None:
+            respond(response_type="ephemeral", text=answer.refused)
+        else:
             kudos_help(respond)
-            return
-        respond(response_type="ephemeral",
-                text=kudos_confirmation(given, services.deliver_now(given.keys)))
+        services.call(kudos_service.forget_request, key)
 
 
 # /network ------------------------------------------------------------------------------

@@ -621,8 +621,9 @@ def answer_by_dm(uow: Unit, request_key: str) -> str | None:
     row = uow.session.scalar(select(KudosRequest).where(_request(uow, request_key)))
     if row is None or row.status != DONE:
         return None
-    outcome = dict(row.outcome or {})
-    if outcome.get("refused"):
+    outcome = {"refused": None, "help": False, "stored": [], "already": [], "reason": "",
+               "value": None, **(row.outcome or {})}
+    if outcome["refused"]:
         outcome["refused"] = SlackMarkup(outcome["refused"])  # built by `give_kudos`, escaped
     keys = uow.send([Outgoing(key=message_key("kudos-recovered", request_key), channel=row.giver,
                               text=render("kudos_recovered.j2", **outcome))])
