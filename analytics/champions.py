@@ -15,7 +15,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from analytics._arrays import expand_rows, graph_arrays, reach, undirected_csr, unique_ints
+from analytics._arrays import GraphArrays, expand_rows, graph_arrays, reach, unique_ints
 from analytics.privacy import MIN_GROUP_SIZE, suppress
 
 __all__ = [
@@ -41,7 +41,9 @@ def _indices(index: Mapping[str, int], people: Iterable[str]) -> np.ndarray:
     return np.asarray(found, dtype=np.int64)
 
 
-def coverage(G: nx.DiGraph, champions: Iterable[str], steps: int = 2) -> float:
+def coverage(
+    G: nx.DiGraph, champions: Iterable[str], steps: int = 2, arrays: GraphArrays | None = None
+) -> float:
     """Share of people within ``steps`` ties of any champion, champions included.
 
     Ties count in either direction; self-loops reach nobody; champions not in ``G`` are
@@ -67,10 +69,10 @@ def coverage(G: nx.DiGraph, champions: Iterable[str], steps: int = 2) -> float:
     >>> coverage(G, ["a"], steps=1), coverage(G, ["a"], steps=2)
     (0.4, 0.6)
     """
-    arr = graph_arrays(G, weight=None)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
     if arr.n == 0:
         return 0.0
-    reached = reach(undirected_csr(arr), _indices(arr.index, champions), steps)
+    reached = reach(arr.undirected(), _indices(arr.index, champions), steps)
     return float(reached.sum()) / arr.n
 
 
@@ -80,6 +82,7 @@ def coverage_by_team(
     teams: Mapping[str, str],
     steps: int = 2,
     min_group_size: int = MIN_GROUP_SIZE,
+    arrays: GraphArrays | None = None,
 ) -> dict[str, float | None]:
     """Share of each team's members within ``steps`` ties of any champion.
 
@@ -97,8 +100,8 @@ def coverage_by_team(
     >>> coverage_by_team(G, ["a"], teams, steps=1, min_group_size=6)
     {'t': None}
     """
-    arr = graph_arrays(G, weight=None)
-    reached = reach(undirected_csr(arr), _indices(arr.index, champions), steps)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
+    reached = reach(arr.undirected(), _indices(arr.index, champions), steps)
     size: dict[str, int] = {}
     hit: dict[str, int] = {}
     for i, node in enumerate(arr.nodes):
@@ -205,6 +208,7 @@ def recommend_champions(
     communities: Mapping[str, int],
     seed: int | None = 0,
     tolerance: float = DIVERSITY_TOLERANCE,
+    arrays: GraphArrays | None = None,
 ) -> list[str]:
     """Pick ``k`` people who together reach the most people within 2 ties, diversely.
 
@@ -247,10 +251,10 @@ def recommend_champions(
     >>> recommend_champions(G, 2, teams={}, communities={})
     ['hub', 'y']
     """
-    arr = graph_arrays(G, weight=None)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
     if k <= 0 or arr.n == 0:
         return []
-    A = undirected_csr(arr)
+    A = arr.undirected()
     rng = np.random.default_rng(seed)
     tiebreak = rng.permutation(arr.n)
     picks = _greedy(
@@ -273,6 +277,7 @@ def compare_picks(
     teams: Mapping[str, str],
     communities: Mapping[str, int],
     seed: int | None = 0,
+    arrays: GraphArrays | None = None,
 ) -> dict[str, Any]:
     """Recommended champions beside top-degree, random and current picks on the same network.
 
@@ -294,8 +299,8 @@ def compare_picks(
     >>> [round(out[key]["coverage_two_step"], 2) for key in ("recommended", "top_degree")]
     [0.97, 0.71]
     """
-    arr = graph_arrays(G, weight=None)
-    A = undirected_csr(arr)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
+    A = arr.undirected()
     n = arr.n
     kk = max(0, min(int(k), n))
 
@@ -311,7 +316,8 @@ def compare_picks(
     rng = np.random.default_rng(seed)
     random_ids = [arr.nodes[i] for i in rng.choice(n, size=kk, replace=False)] if kk else []
     current = sorted({c for c in champions if c in arr.index})
-    recommended = recommend_champions(G, kk, teams=teams, communities=communities, seed=seed)
+    recommended = recommend_champions(G, kk, teams=teams, communities=communities, seed=seed,
+                                      arrays=arr)
     return {
         "k": int(k),
         "recommended": entry(recommended),

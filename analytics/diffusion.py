@@ -275,6 +275,7 @@ def what_if(
     runs: int = 200,
     seed: int | None = 0,
     p: float | None = 0.1,
+    arrays: GraphArrays | None = None,
 ) -> dict[str, Any]:
     """Adoption curves from the current and the recommended champions, both models.
 
@@ -297,7 +298,12 @@ def what_if(
     >>> out["steps"], out["runs"]
     (2, 20)
     """
-    arr, used_steps, used_runs = _prepare(G, steps, runs, "weight")
+    if arrays is not None:  # the pipeline's arrays carry the "weight" weights
+        arr = arrays
+        used_steps = max(0, min(int(steps), MAX_STEPS))
+        used_runs = effective_runs(arr.n, int(arr.src.size), runs)
+    else:
+        arr, used_steps, used_runs = _prepare(G, steps, runs, "weight")
     B = influence_matrix(arr)
     sets = (("current", current), ("recommended", recommended))
     models: dict[str, dict[str, list[float]]] = {

@@ -17,10 +17,15 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from analytics._arrays import GraphArrays, graph_arrays
+
 __all__ = [
     "BETWEENNESS_EXACT_MAX",
+    "METRICS",
     "betweenness",
+    "column_values",
     "default_pivots",
+    "metric_columns",
     "pagerank",
     "person_metrics",
     "structural_holes",
@@ -201,9 +206,16 @@ def betweenness(
 def _betweenness(
     nodes: list[Any], W: sp.csr_array, *, exact_max: int, k: int | None, seed: int
 ) -> tuple[dict[Any, float], str]:
-    n = len(nodes)
+    values, method = _betweenness_values(W, exact_max=exact_max, k=k, seed=seed)
+    return dict(zip(nodes, values.tolist(), strict=True)), method
+
+
+def _betweenness_values(
+    W: sp.csr_array, *, exact_max: int, k: int | None, seed: int
+) -> tuple[np.ndarray, str]:
+    n = W.shape[0]
     if n < 3:
-        return {node: 0.0 for node in nodes}, "exact"
+        return np.zeros(n), "exact"
     A = (W > 0).astype(float).tocsr()
     A.setdiag(0.0)
     A.eliminate_zeros()
@@ -222,7 +234,7 @@ def _betweenness(
         scale[sources] = 1.0 / ((k - 1) * (n - 2))
         values = total * scale
         method = f"sampled:k={k}"
-    return {node: float(values[i]) for i, node in enumerate(nodes)}, method
+    return values, method
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,9 +270,16 @@ def _pagerank(
     nodes: list[Any], W: sp.csr_array, *, alpha: float = 0.85, max_iter: int = 200,
     tol: float = 1.0e-10,
 ) -> dict[Any, float]:
-    n = len(nodes)
+    values = _pagerank_values(W, alpha=alpha, max_iter=max_iter, tol=tol)
+    return dict(zip(nodes, values.tolist(), strict=True))
+
+
+def _pagerank_values(
+    W: sp.csr_array, *, alpha: float = 0.85, max_iter: int = 200, tol: float = 1.0e-10
+) -> np.ndarray:
+    n = W.shape[0]
     if n == 0:
-        return {}
+        return np.zeros(0)
     out = np.asarray(W.sum(axis=1)).ravel()
     dangling = out == 0
     inv = np.zeros(n)
@@ -272,8 +291,8 @@ def _pagerank(
         x = alpha * (QT @ x + x[dangling].sum() / n) + (1.0 - alpha) / n
         if np.abs(x - last).sum() < n * tol:
             break
-    x = x / x.sum()
-    return {node: float(x[i]) for i, node in enumerate(nodes)}
+    values: np.ndarray = x / x.sum()
+    return values
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,8 +358,23 @@ def structural_holes(
 
 
 def _structural_holes(nodes: list[Any], W: sp.csr_array) -> dict[str, dict[Any, Any]]:
-    n = len(nodes)
-    W = W.tocsr()
+    cols = _holes_values(W)
+    has = cols["has_tie"]
+    return {
+        "constraint": {
+            node: (float(cols["constraint"][i]) if has[i] else None)
+            for i, node in enumerate(nodes)
+        },
+        "effective_size": dict(zip(nodes, cols["effective_size"].tolist(), strict=True)),
+        "clustering": dict(zip(nodes, cols["clustering"].tolist(), strict=True)),
+        "two_step_reach": dict(zip(nodes, cols["two_step_reach"].tolist(), strict=True)),
+    }
+
+
+def _holes_values(W: sp.csr_array) -> dict[str, np.ndarray]:
+    """Constraint (NaN without ties), effective size, clustering, two-step reach, has_tie."""
+    n = W.shape[0]
+    W = W.tocsr(copy=True)
     W.setdiag(0.0)
     W.eliminate_zeros()
     U = (W + W.T).tocsr()
@@ -383,14 +417,11 @@ def _structural_holes(nodes: list[Any], W: sp.csr_array) -> dict[str, dict[Any, 
     clustering[many] = twice_triangles[many] / pairs[many]
     reach_share = reach / (n - 1) if n > 1 else np.zeros(n)
     return {
-        "constraint": {
-            node: (float(constraint[i]) if has[i] else None) for i, node in enumerate(nodes)
-        },
-        "effective_size": {
-            node: (float(effective[i]) if has[i] else 0.0) for i, node in enumerate(nodes)
-        },
-        "clustering": {node: float(clustering[i]) for i, node in enumerate(nodes)},
-        "two_step_reach": {node: float(reach_share[i]) for i, node in enumerate(nodes)},
+        "constraint": np.where(has, constraint, np.nan),
+        "effective_size": np.where(has, effective, 0.0),
+        "clustering": clustering,
+        "two_step_reach": reach_share,
+        "has_tie": has,
     }
 
 
@@ -408,12 +439,101 @@ def _team_codes(G: nx.DiGraph, nodes: list[Any]) -> np.ndarray:
     return out
 
 
+#: The per-person metrics, in the order :func:`person_metrics` lists them.
+METRICS: tuple[str, ...] = (
+    "in_degree", "out_degree", "in_strength", "out_strength", "reciprocity", "betweenness",
+    "pagerank", "constraint", "effective_size", "clustering", "two_step_reach",
+    "cross_team_share",
+)
+
+
+def metric_columns(
+    W: sp.csr_array,
+    teams: np.ndarray,
+    *,
+    seed: int = 0,
+    betweenness_exact_max: int = BETWEENNESS_EXACT_MAX,
+) -> tuple[dict[str, np.ndarray], str]:
+    """Every per-person metric as one array each, aligned with the rows of ``W``.
+
+    ``W`` is the weighted tie matrix (row = source, no self-ties; it is not modified) and
+    ``teams`` an integer team code per person (-1: unknown). ``constraint`` and
+    ``cross_team_share`` are NaN where :func:`person_metrics` says None. Returns the columns
+    (keys :data:`METRICS`) and the betweenness method. This is what the pipeline uses: one
+    sparse matrix serves every metric and no per-person dict is built.
+    """
+    n = W.shape[0]
+    if W.diagonal().any():
+        W = W.tocsr(copy=True)
+        W.setdiag(0.0)
+        W.eliminate_zeros()
+    A = W.copy()
+    A.data[:] = 1.0
+    out_deg = np.diff(A.indptr)
+    in_deg = np.asarray(A.sum(axis=0)).ravel()
+    out_s = _row_sums(W)
+    in_s = np.asarray(W.sum(axis=0)).ravel()
+    mutual = _row_sums(A.multiply(A.T))
+    touching = out_deg + in_deg
+    recip = np.zeros(n)
+    has = touching > 0
+    recip[has] = 2.0 * mutual[has] / touching[has]
+
+    bc, method = _betweenness_values(W, exact_max=betweenness_exact_max, k=None, seed=seed)
+    holes = _holes_values(W)
+
+    # Cross-team share over distinct undirected contacts with a known team.
+    Bc = (A + A.T).tocoo()
+    rows, cols = Bc.row, Bc.col
+    known = (teams[rows] >= 0) & (teams[cols] >= 0)
+    other = known & (teams[rows] != teams[cols])
+    known_n = np.bincount(rows[known], minlength=n)
+    other_n = np.bincount(rows[other], minlength=n)
+    cross = np.full(n, np.nan)
+    ok = (teams >= 0) & (known_n > 0)
+    cross[ok] = other_n[ok] / known_n[ok]
+    columns = {
+        "in_degree": in_deg.astype(np.int64),
+        "out_degree": out_deg.astype(np.int64),
+        "in_strength": in_s,
+        "out_strength": out_s,
+        "reciprocity": recip,
+        "betweenness": bc,
+        "pagerank": _pagerank_values(W),
+        "constraint": holes["constraint"],
+        "effective_size": holes["effective_size"],
+        "clustering": holes["clustering"],
+        "two_step_reach": holes["two_step_reach"],
+        "cross_team_share": cross,
+    }
+    return columns, method
+
+
+def column_values(values: np.ndarray) -> list[Any]:
+    """A metric column as plain Python values, NaN and infinities as None.
+
+    Examples
+    --------
+    >>> column_values(np.array([0.5, np.nan])), column_values(np.array([3]))
+    ([0.5, None], [3])
+    """
+    plain = values.tolist()
+    if values.dtype.kind != "f":
+        return plain
+    bad = ~np.isfinite(values)
+    if bad.any():
+        for i in np.flatnonzero(bad).tolist():
+            plain[i] = None
+    return plain
+
+
 def person_metrics(
     G: nx.DiGraph,
     *,
     weight: str = "weight",
     seed: int = 0,
     betweenness_exact_max: int = BETWEENNESS_EXACT_MAX,
+    arrays: GraphArrays | None = None,
 ) -> dict[Any, dict[str, Any]]:
     """Every per-person metric of the directed weighted tie graph.
 
@@ -431,7 +551,9 @@ def person_metrics(
       contacts whose team is known) who sit in another team; None when their own team is
       unknown or no contact has a known team.
 
-    The betweenness method used is stored in ``G.graph["betweenness_method"]``.
+    The betweenness method used is stored in ``G.graph["betweenness_method"]``. ``arrays``
+    (the graph's :class:`~analytics._arrays.GraphArrays` with ``weight`` weights, as the
+    pipeline builds them) saves converting the graph again.
 
     Examples
     --------
@@ -441,58 +563,18 @@ def person_metrics(
     >>> m["a"]["in_degree"], m["a"]["reciprocity"], m["a"]["cross_team_share"]
     (2, 0.6666666666666666, 0.5)
     """
-    nodes, W = to_sparse(G, weight=weight)
-    n = len(nodes)
-    W = W.tocsr()
-    W.setdiag(0.0)
-    W.eliminate_zeros()
-    A = W.copy()
-    A.data[:] = 1.0
-    out_deg = np.diff(A.indptr)
-    in_deg = np.asarray(A.sum(axis=0)).ravel()
-    out_s = _row_sums(W)
-    in_s = np.asarray(W.sum(axis=0)).ravel()
-    mutual = _row_sums(A.multiply(A.T))
-    touching = out_deg + in_deg
-    recip = np.zeros(n)
-    has = touching > 0
-    recip[has] = 2.0 * mutual[has] / touching[has]
-
-    # One sparse matrix serves every metric: converting 1M networkx edges costs ~0.7 s.
-    bc, method = _betweenness(nodes, W, exact_max=betweenness_exact_max, k=None, seed=seed)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=weight)
+    nodes = arr.nodes
+    columns, method = metric_columns(
+        arr.weighted(), _team_codes(G, nodes), seed=seed,
+        betweenness_exact_max=betweenness_exact_max,
+    )
     G.graph["betweenness_method"] = method
-    pr = _pagerank(nodes, W)
-    holes = _structural_holes(nodes, W)
-
-    # Cross-team share over distinct undirected contacts with a known team.
-    teams = _team_codes(G, nodes)
-    Bc = (A + A.T).tocoo()
-    rows, cols = Bc.row, Bc.col
-    known = (teams[rows] >= 0) & (teams[cols] >= 0)
-    other = known & (teams[rows] != teams[cols])
-    known_n = np.bincount(rows[known], minlength=n)
-    other_n = np.bincount(rows[other], minlength=n)
-
-    result: dict[Any, dict[str, Any]] = {}
-    for i, node in enumerate(nodes):
-        cross = (
-            float(other_n[i] / known_n[i]) if teams[i] >= 0 and known_n[i] > 0 else None
-        )
-        result[node] = {
-            "in_degree": int(in_deg[i]),
-            "out_degree": int(out_deg[i]),
-            "in_strength": float(in_s[i]),
-            "out_strength": float(out_s[i]),
-            "reciprocity": float(recip[i]),
-            "betweenness": bc[node],
-            "pagerank": pr[node],
-            "constraint": holes["constraint"][node],
-            "effective_size": holes["effective_size"][node],
-            "clustering": holes["clustering"][node],
-            "two_step_reach": holes["two_step_reach"][node],
-            "cross_team_share": cross,
-        }
-    return result
+    values = [column_values(columns[key]) for key in METRICS]
+    return {
+        node: dict(zip(METRICS, row, strict=True))
+        for node, row in zip(nodes, zip(*values, strict=True), strict=True)
+    }
 
 
 def finite_or_none(value: float | None) -> float | None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 if TYPE_CHECKING:  # results.py imports AnalysisOptions from here
+    from analytics._arrays import GraphArrays
     from analytics.results import AnalysisResult
 
 
@@ -68,8 +69,11 @@ class Analysis:
 
     ``result`` is read by attribute (``analysis.result.network.density``);
     ``result.to_dict()`` is the ``metrics.json`` document (:mod:`analytics.results`).
+    ``arrays`` is the graph's array view (:class:`analytics._arrays.GraphArrays`) when the
+    pipeline built it; anything computed later on the same graph reuses it.
     """
 
     graph: nx.DiGraph
     result: AnalysisResult
     people: dict[str, Person] = field(default_factory=dict)
+    arrays: GraphArrays | None = None

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from analytics import champions as champions_mod
-from analytics.metrics import to_sparse
+from analytics._arrays import GraphArrays, graph_arrays
 from analytics.privacy import MIN_GROUP_SIZE, suppress
 
 __all__ = [
@@ -28,11 +28,12 @@ __all__ = [
 ]
 
 
-def _edge_arrays(G: nx.DiGraph) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    nodes, W = to_sparse(G, weight=None)
-    coo = W.tocoo()
-    keep = coo.row != coo.col
-    return nodes, coo.row[keep], coo.col[keep]
+def _edge_arrays(
+    G: nx.DiGraph, arrays: GraphArrays | None = None
+) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """Nodes and the distinct directed ties (no self-ties) as index arrays."""
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
+    return arr.nodes, arr.src, arr.dst
 
 
 def _codes(nodes: Sequence[Any], groups: Mapping[str, str]) -> tuple[np.ndarray, list[str]]:
@@ -46,7 +47,9 @@ def _codes(nodes: Sequence[Any], groups: Mapping[str, str]) -> tuple[np.ndarray,
     return codes, names
 
 
-def e_i_index(G: nx.DiGraph, groups: Mapping[str, str]) -> float | None:
+def e_i_index(
+    G: nx.DiGraph, groups: Mapping[str, str], arrays: GraphArrays | None = None
+) -> float | None:
     """Krackhardt & Stern's E-I index of the ties across groups: ``(E - I) / (E + I)``.
 
     ``E`` counts ties between people of different groups, ``I`` ties inside a group. +1 means
@@ -72,7 +75,7 @@ def e_i_index(G: nx.DiGraph, groups: Mapping[str, str]) -> float | None:
     >>> e_i_index(nx.DiGraph(), {}) is None
     True
     """
-    nodes, rows, cols = _edge_arrays(G)
+    nodes, rows, cols = _edge_arrays(G, arrays)
     codes, _ = _codes(nodes, groups)
     if rows.size == 0:
         return None
@@ -95,7 +98,10 @@ def _team_sizes(G: nx.DiGraph, teams: Mapping[str, str]) -> dict[str, int]:
 
 
 def team_matrix(
-    G: nx.DiGraph, teams: Mapping[str, str], min_group_size: int = MIN_GROUP_SIZE
+    G: nx.DiGraph,
+    teams: Mapping[str, str],
+    min_group_size: int = MIN_GROUP_SIZE,
+    arrays: GraphArrays | None = None,
 ) -> dict[str, Any]:
     """Count of directed ties from each team (row) to each team (column).
 
@@ -112,7 +118,7 @@ def team_matrix(
     >>> team_matrix(G, teams, min_group_size=6)["counts"]
     [[None, None], [None, None]]
     """
-    nodes, rows, cols = _edge_arrays(G)
+    nodes, rows, cols = _edge_arrays(G, arrays)
     codes, names = _codes(nodes, teams)
     sizes = _team_sizes(G, teams)
     k = len(names)
@@ -136,6 +142,7 @@ def team_figures(
     teams: Mapping[str, str],
     champions: Iterable[str] = (),
     min_group_size: int = MIN_GROUP_SIZE,
+    arrays: GraphArrays | None = None,
 ) -> list[dict[str, Any]]:
     """Figures per formal team, small teams suppressed.
 
@@ -155,7 +162,7 @@ def team_figures(
     >>> rows[0]["team"], rows[0]["internal_ties"], rows[0]["external_ties"], rows[0]["e_i_index"]
     ('a', 4, 2, -0.3333333333333333)
     """
-    nodes, rows, cols = _edge_arrays(G)
+    nodes, rows, cols = _edge_arrays(G, arrays)
     codes, names = _codes(nodes, teams)
     sizes = _team_sizes(G, teams)
     k = len(names)
@@ -170,8 +177,10 @@ def team_figures(
         external += np.bincount(cr[cross], minlength=k) + np.bincount(cc[cross], minlength=k)
     champs = [c for c in champions if c in G]
     team_of = {n: str(teams[n]) for n in G if teams.get(n)}
-    one = champions_mod.coverage_by_team(G, champs, team_of, 1, min_group_size=min_group_size)
-    two = champions_mod.coverage_by_team(G, champs, team_of, 2, min_group_size=min_group_size)
+    one = champions_mod.coverage_by_team(G, champs, team_of, 1, min_group_size=min_group_size,
+                                         arrays=arrays)
+    two = champions_mod.coverage_by_team(G, champs, team_of, 2, min_group_size=min_group_size,
+                                         arrays=arrays)
     out: list[dict[str, Any]] = []
     for i, name in enumerate(names):
         size = sizes[name]
@@ -240,7 +249,7 @@ def community_figures(
     return out
 
 
-def average_clustering(G: nx.Graph) -> float | None:
+def average_clustering(G: nx.Graph, arrays: GraphArrays | None = None) -> float | None:
     """Mean local clustering of the undirected unweighted view (networkx.average_clustering).
 
     Computed with one sparse product (triangles = diagonal of B @ B @ B, via (B @ B) * B).
@@ -250,13 +259,11 @@ def average_clustering(G: nx.Graph) -> float | None:
     >>> average_clustering(nx.complete_graph(4, create_using=nx.DiGraph))
     1.0
     """
-    nodes, W = to_sparse(G, weight=None)
-    n = len(nodes)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
+    n = arr.n
     if n == 0:
         return None
-    B = ((W + W.T) > 0).astype(float).tocsr()
-    B.setdiag(0.0)
-    B.eliminate_zeros()
+    B = arr.undirected().astype(float)
     deg = np.diff(B.indptr).astype(float)
     twice_triangles = np.zeros(n)
     step = max(1, 2_000_000 // max(1, int(deg.mean() ** 2) + 1))
@@ -278,6 +285,7 @@ def network_figures(
     teams: Mapping[str, str],
     champions: Iterable[str],
     min_group_size: int = MIN_GROUP_SIZE,
+    arrays: GraphArrays | None = None,
 ) -> dict[str, Any]:
     """Headline figures of the whole network (the ``network`` block of metrics.json).
 
@@ -298,7 +306,7 @@ def network_figures(
     (6, 6, 0.2, 1)
     """
     n = G.number_of_nodes()
-    _, rows, cols = _edge_arrays(G)
+    _, rows, cols = _edge_arrays(G, arrays)
     m = int(rows.size)
     champs = sorted({c for c in champions if c in G}, key=str)
 
@@ -317,8 +325,8 @@ def network_figures(
         isolates = int(np.count_nonzero(degree == 0))
     else:
         n_comp, largest, isolates = 0, 0, 0
-    one = champions_mod.coverage(G, champs, steps=1) if n else None
-    two = champions_mod.coverage(G, champs, steps=2) if n else None
+    one = champions_mod.coverage(G, champs, steps=1, arrays=arrays) if n else None
+    two = champions_mod.coverage(G, champs, steps=2, arrays=arrays) if n else None
 
     def group(value: Any) -> Any:
         return suppress(value, n, min_group_size)
@@ -328,13 +336,13 @@ def network_figures(
         "ties": m,
         "density": group(density),
         "reciprocity": group(reciprocity),
-        "clustering": group(average_clustering(G)),
+        "clustering": group(average_clustering(G, arrays)),
         "components": int(n_comp),
         "largest_component_share": group(largest / n if n else None),
         "isolates": isolates,
         "communities": len(communities),
         "modularity": group(float(modularity) if communities else None),
-        "e_i_index": group(e_i_index(G, teams)),
+        "e_i_index": group(e_i_index(G, teams, arrays)),
         "champions": len(champs),
         "champion_coverage": {"one_step": group(one), "two_step": group(two)},
         "betweenness_method": G.graph.get("betweenness_method"),

@@ -1,8 +1,11 @@
 """The whole analysis in one call: ties and people in, graph plus typed result out.
 
 This module only composes; every figure is defined (and documented) in the module that
-computes it. The steps produce plain dicts, made JSON-safe (NaN and infinities never leave
-this function) and read into the typed :class:`~analytics.results.AnalysisResult`.
+computes it. The graph is converted to arrays once (:func:`analytics.graph.build_graph_arrays`)
+and every step reads those arrays. Per-person figures stay numpy columns until they become
+the typed :class:`~analytics.results.PersonResult` rows (NaN turned into None on the way);
+the small blocks are plain dicts made JSON-safe once. NaN and infinities never leave this
+function, so writers do not clean the result again.
 """
 
 from __future__ import annotations
@@ -10,18 +13,29 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+
+import numpy as np
 
 from analytics import champions as champions_mod
 from analytics import diffusion as diffusion_mod
 from analytics import roles as roles_mod
 from analytics.communities import detect_communities, membership
-from analytics.graph import build_graph
+from analytics.graph import TieColumns, build_graph_arrays
 from analytics.jsonready import json_ready
-from analytics.metrics import person_metrics
+from analytics.metrics import METRICS, column_values, metric_columns
 from analytics.model import Analysis, AnalysisOptions, Person, Tie
 from analytics.network import community_figures, network_figures, team_figures, team_matrix
-from analytics.results import AnalysisResult, options_dict
+from analytics.results import (
+    AnalysisResult,
+    ChampionPicks,
+    CommunityFigures,
+    Diffusion,
+    InputReport,
+    NetworkFigures,
+    PersonResult,
+    TeamFigures,
+    TeamMatrix,
+)
 
 __all__ = ["LOUVAIN_SEEDS", "analyze", "json_safe"]
 
@@ -35,24 +49,26 @@ json_safe = json_ready
 
 
 def analyze(
-    ties: Iterable[Tie],
+    ties: Iterable[Tie] | TieColumns,
     people: Iterable[Person] | None = None,
     options: AnalysisOptions | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Analysis:
     """Run the full analysis and return the graph and its typed result.
 
-    Steps: :func:`analytics.graph.build_graph`, :func:`analytics.metrics.person_metrics`,
+    Steps: :func:`analytics.graph.build_graph_arrays` (the graph and its one array view),
+    :func:`analytics.metrics.metric_columns`,
     :func:`analytics.communities.detect_communities`, roles
     (:func:`analytics.roles.assign_roles`), network, team, team-matrix and community figures
     (:mod:`analytics.network`), champion picks (:func:`analytics.champions.compare_picks`) and
     the diffusion what-if (:func:`analytics.diffusion.what_if`). Every node of the returned
-    graph gets ``community`` (int) and ``roles`` (comma-joined) attributes so it can be written
-    to GEXF / GraphML as is.
+    graph gets ``community`` (int, -1 for isolates) and ``roles`` (comma-joined) attributes
+    so it can be written to GEXF / GraphML as is.
 
     Parameters
     ----------
-    ties : iterable of Tie
+    ties : iterable of Tie, or TieColumns
+        Tie events (the CSV reader hands over columns, the bot a list of ties).
     people : iterable of Person, optional
         The roster; when None the people are the ids seen in the ties.
     options : AnalysisOptions, optional
@@ -63,8 +79,9 @@ def analyze(
     -------
     Analysis
         ``graph``, ``result`` (an :class:`~analytics.results.AnalysisResult`, read by
-        attribute; ``result.to_dict()`` is metrics.json, no NaN) and ``people`` (id ->
-        Person, the people in the graph).
+        attribute; ``result.to_dict()`` is metrics.json, no NaN), ``people`` (id ->
+        Person, the people in the graph) and ``arrays`` (the graph's array view, reused by
+        anyone who computes more on the same graph).
 
     Examples
     --------
@@ -81,20 +98,28 @@ def analyze(
             progress(f"{message} ({time.perf_counter() - started:.1f}s)")
 
     people_list = None if people is None else list(people)
-    G, report = build_graph(ties, people_list, options)
+    G, report, arr = build_graph_arrays(ties, people_list, options)
     step(f"graph built: {G.number_of_nodes()} people, {G.number_of_edges()} ties")
 
-    metrics = person_metrics(G, seed=options.seed)
-    step(f"person metrics ({G.graph.get('betweenness_method')} betweenness)")
+    nodes = arr.nodes
+    node_attrs = [G.nodes[node] for node in nodes]
+    teams = {node: str(attrs.get("team") or "") for node, attrs in zip(nodes, node_attrs,
+                                                                       strict=True)}
+    team_names = sorted({t for t in teams.values() if t})
+    team_code_of = {t: i for i, t in enumerate(team_names)}
+    team_codes = np.array([team_code_of.get(teams[node], -1) for node in nodes], dtype=np.int64)
+    columns, method = metric_columns(arr.weighted(), team_codes, seed=options.seed)
+    G.graph["betweenness_method"] = method
+    step(f"person metrics ({method} betweenness)")
 
     seeds = tuple(options.seed + i for i in range(LOUVAIN_SEEDS))
-    communities, modularity = detect_communities(G, seeds=seeds)
+    communities, modularity = detect_communities(G, seeds=seeds, arrays=arr)
     community_of = membership(communities)
     step(f"communities: {len(communities)}, modularity {modularity:.3f}")
 
-    teams = {node: str(G.nodes[node].get("team") or "") for node in G}
-    champions = sorted((n for n in G if G.nodes[n].get("champion")), key=str)
-    roles = roles_mod.assign_roles(G, metrics, teams)
+    champions = [node for node, attrs in zip(nodes, node_attrs, strict=True)
+                 if attrs.get("champion")]
+    roles = roles_mod.roles_from_columns(arr, columns, teams)
     step("roles")
 
     network = network_figures(
@@ -104,9 +129,10 @@ def analyze(
         teams=teams,
         champions=champions,
         min_group_size=options.min_group_size,
+        arrays=arr,
     )
-    teams_block = team_figures(G, teams, champions, options.min_group_size)
-    matrix = team_matrix(G, teams, options.min_group_size)
+    teams_block = team_figures(G, teams, champions, options.min_group_size, arrays=arr)
+    matrix = team_matrix(G, teams, options.min_group_size, arrays=arr)
     communities_block = community_figures(communities, teams, options.min_group_size)
     step("network and team figures")
 
@@ -117,6 +143,7 @@ def analyze(
         teams=teams,
         communities=community_of,
         seed=options.seed,
+        arrays=arr,
     )
     step("champion picks")
     recommended = list(recommendation.get("recommended", {}).get("ids", []))
@@ -127,48 +154,47 @@ def analyze(
         steps=options.diffusion_steps,
         runs=options.diffusion_runs,
         seed=options.seed,
+        arrays=arr,
     )
     step("diffusion what-if")
 
+    # People: straight from the metric columns to typed rows (no per-person dict to clean).
     by_role: dict[str, list[str]] = {role: [] for role in roles_mod.ROLE_RULES}
-    people_rows: list[dict[str, Any]] = []
-    for node in sorted(G, key=str):
-        attrs = G.nodes[node]
-        person_roles = list(roles.get(node, []))
+    values = {key: column_values(columns[key]) for key in METRICS}
+    community_list = [community_of.get(node, -1) for node in nodes]
+    people_rows: list[PersonResult] = []
+    for i, (node, attrs) in enumerate(zip(nodes, node_attrs, strict=True)):
+        person_roles = roles.get(node, [])
         for role in person_roles:
             by_role.setdefault(role, []).append(node)
-        community = community_of.get(node, -1)
-        attrs["community"] = community
+        attrs["community"] = community_list[i]
         attrs["roles"] = ",".join(person_roles)
-        people_rows.append(
-            {
-                "id": node,
-                "name": attrs.get("name", ""),
-                "team": attrs.get("team", ""),
-                "champion": bool(attrs.get("champion", False)),
-                "community": community,
-                **metrics[node],
-                "roles": person_roles,
-            }
-        )
+        people_rows.append(PersonResult(
+            id=node,
+            name=str(attrs.get("name", "")),
+            team=str(attrs.get("team", "")),
+            champion=bool(attrs.get("champion", False)),
+            community=community_list[i],
+            **{key: values[key][i] for key in METRICS},
+            roles=tuple(person_roles),
+        ))
 
-    report = dict(report)
-    result = {
-        "generated_at": datetime.now(UTC).isoformat(),
-        "options": options_dict(options),
-        "input": report,
-        "network": network,
-        "teams": teams_block,
-        "team_matrix": matrix,
-        "communities": communities_block,
-        "people": people_rows,
-        "roles": by_role,
-        "role_rules": dict(roles_mod.ROLE_RULES),
-        "recommendation": recommendation,
-        "diffusion": diffusion,
-    }
+    result = AnalysisResult(
+        generated_at=datetime.now(UTC).isoformat(),
+        options=options,
+        input=InputReport.from_dict(json_safe(report)),
+        network=NetworkFigures.from_dict(json_safe(network)),
+        teams=tuple(TeamFigures.from_dict(row) for row in json_safe(teams_block)),
+        team_matrix=TeamMatrix.from_dict(json_safe(matrix)),
+        communities=tuple(CommunityFigures.from_dict(row)
+                          for row in json_safe(communities_block)),
+        people=tuple(people_rows),
+        roles={role: tuple(ids) for role, ids in by_role.items()},
+        role_rules=dict(roles_mod.ROLE_RULES),
+        recommendation=ChampionPicks.from_dict(json_safe(recommendation)),
+        diffusion=Diffusion.from_dict(json_safe(diffusion)),
+    )
     roster = {p.id: p for p in people_list} if people_list is not None else {}
-    in_graph = {node: roster.get(node, Person(id=node)) for node in G}
+    in_graph = {node: roster.get(node, Person(id=node)) for node in nodes}
     step("done")
-    typed = AnalysisResult.from_dict(json_safe(result))
-    return Analysis(graph=G, result=typed, people=in_graph)
+    return Analysis(graph=G, result=result, people=in_graph, arrays=arr)

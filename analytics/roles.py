@@ -28,6 +28,7 @@ __all__ = [
     "assign_roles",
     "people_by_role",
     "rising_fading",
+    "roles_from_columns",
 ]
 
 #: Share of connected people counted as "top" for the central connector, broker and boundary
@@ -155,6 +156,7 @@ def assign_roles(
     *,
     top_quantile: float = TOP_QUANTILE,
     bottom_quantile: float = BOTTOM_QUANTILE,
+    arrays: GraphArrays | None = None,
 ) -> dict[str, list[str]]:
     """Assign Cross & Prusak roles to every person; a person may hold several or none.
 
@@ -184,6 +186,8 @@ def assign_roles(
         Person id -> formal team ("" or absent = unknown).
     top_quantile, bottom_quantile : float, optional
         The percentile cut-offs (defaults 0.9 and 0.1).
+    arrays : GraphArrays, optional
+        The graph's array view, when the caller already has it.
 
     Returns
     -------
@@ -200,15 +204,43 @@ def assign_roles(
     >>> roles["0"], roles["1"], roles["lonely"]
     (['central_connector'], [], ['isolate'])
     """
-    arr = graph_arrays(G, weight=None)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
+    nodes = arr.nodes
+    if not nodes:
+        return {}
+    columns = {
+        "in_degree": _column(metrics, nodes, "in_degree", 0.0),
+        "out_degree": _column(metrics, nodes, "out_degree", 0.0),
+        "betweenness": _column(metrics, nodes, "betweenness", 0.0),
+        "constraint": _column(metrics, nodes, "constraint", np.inf),
+    }
+    return roles_from_columns(arr, columns, teams, top_quantile=top_quantile,
+                              bottom_quantile=bottom_quantile)
+
+
+def roles_from_columns(
+    arr: GraphArrays,
+    columns: Mapping[str, np.ndarray],
+    teams: Mapping[str, str],
+    *,
+    top_quantile: float = TOP_QUANTILE,
+    bottom_quantile: float = BOTTOM_QUANTILE,
+) -> dict[str, list[str]]:
+    """:func:`assign_roles` on metric columns aligned with ``arr.nodes`` (the pipeline's form).
+
+    ``columns`` holds ``in_degree``, ``out_degree``, ``betweenness`` and ``constraint``;
+    NaN betweenness counts as 0 and NaN constraint as +inf ("not low"), as in
+    :func:`assign_roles`.
+    """
     nodes = arr.nodes
     n = len(nodes)
     if n == 0:
         return {}
-    in_deg = _column(metrics, nodes, "in_degree", 0.0)
-    out_deg = _column(metrics, nodes, "out_degree", 0.0)
-    betweenness = _column(metrics, nodes, "betweenness", 0.0)
-    constraint = _column(metrics, nodes, "constraint", np.inf)
+    in_deg = np.asarray(columns["in_degree"], dtype=np.float64)
+    out_deg = np.asarray(columns["out_degree"], dtype=np.float64)
+    betweenness = np.nan_to_num(np.asarray(columns["betweenness"], dtype=np.float64), nan=0.0)
+    constraint = np.asarray(columns["constraint"], dtype=np.float64)
+    constraint = np.where(np.isnan(constraint), np.inf, constraint)
     degree = in_deg + out_deg
 
     # Trust the graph over the metrics for "has a tie" (self-loops do not count as ties).
@@ -233,9 +265,12 @@ def assign_roles(
     flags["peripheral"] = _bottom(degree, connected, bottom_quantile)
     flags["isolate"] = ~connected
 
-    out: dict[str, list[str]] = {}
-    for i, node in enumerate(nodes):
-        out[node] = [role for role in ROLES if role in flags and bool(flags[role][i])]
+    # Most people hold no role: build each person's list only where a flag is set.
+    out: dict[str, list[str]] = {node: [] for node in nodes}
+    for role in ROLES:
+        if role in flags:
+            for i in np.flatnonzero(flags[role]).tolist():
+                out[nodes[i]].append(role)
     return out
 
 
