@@ -111,45 +111,45 @@ def _zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-def latest_occurrence(now: datetime, cadence: tuple[int, int, int], tz: str) -> datetime:
-    """The most recent weekly moment ``cadence`` (weekday, hour, minute) at or before ``now``,
-    in timezone ``tz``; returned in UTC.
+def week_moment(now: datetime, cadence: tuple[int, int, int], tz: str) -> datetime:
+    """The weekly moment ``cadence`` (weekday, hour, minute) inside the ISO week (Monday to
+    Sunday, in timezone ``tz``) that holds ``now``; returned in UTC.
 
     >>> from datetime import datetime, UTC
-    >>> latest_occurrence(datetime(2026, 1, 7, 12, tzinfo=UTC), (0, 9, 0), "UTC").isoformat()
+    >>> week_moment(datetime(2026, 1, 7, 12, tzinfo=UTC), (0, 9, 0), "UTC").isoformat()
     '2026-01-05T09:00:00+00:00'
-    >>> latest_occurrence(datetime(2026, 1, 5, 8, tzinfo=UTC), (0, 9, 0), "UTC").isoformat()
-    '2025-12-29T09:00:00+00:00'
+    >>> week_moment(datetime(2026, 1, 7, 12, tzinfo=UTC), (4, 16, 30), "UTC").isoformat()
+    '2026-01-09T16:30:00+00:00'
     """
     zone = _zone(tz)
     local = now.astimezone(zone)
     day, hour, minute = cadence
-    moment = datetime.combine(local.date() - timedelta(days=(local.weekday() - day) % 7),
-                              time(hour, minute), tzinfo=zone)
-    if moment > local:
-        moment = datetime.combine(moment.date() - timedelta(days=7), time(hour, minute),
-                                  tzinfo=zone)
-    return moment.astimezone(UTC)
+    monday = local.date() - timedelta(days=local.weekday())
+    return datetime.combine(monday + timedelta(days=day), time(hour, minute),
+                            tzinfo=zone).astimezone(UTC)
 
 
 def period_of(now: datetime, schedule: str, tz: str) -> tuple[str, datetime | None]:
-    """(period key, the scheduled moment it starts at) for ``now``.
-
-    With a cadence the period is named after the date of its latest moment; with none
-    (``off``) after the ISO week.
+    """(period, this period's scheduled moment) for ``now``: the period is the ISO week in
+    ``tz``, whatever the cadence, so `send-now` and the schedule share it; the moment is
+    None when the cadence is ``off``.
 
     >>> from datetime import datetime, UTC
-    >>> period_of(datetime(2026, 1, 7, 12, tzinfo=UTC), "mon 09:00", "UTC")[0]
-    '2026-01-05'
+    >>> period_of(datetime(2026, 1, 7, 12, tzinfo=UTC), "mon 09:00", "UTC")
+    ('2026-W02', datetime.datetime(2026, 1, 5, 9, 0, tzinfo=datetime.timezone.utc))
     >>> period_of(datetime(2026, 1, 7, 12, tzinfo=UTC), "off", "UTC")
     ('2026-W02', None)
     """
+    year, week, _ = now.astimezone(_zone(tz)).isocalendar()
     cadence = parse_cadence(schedule)
-    if cadence is None:
-        year, week, _ = now.astimezone(_zone(tz)).isocalendar()
-        return f"{year}-W{week:02d}", None
-    moment = latest_occurrence(now, cadence, tz)
-    return moment.astimezone(_zone(tz)).date().isoformat(), moment
+    moment = None if cadence is None else week_moment(now, cadence, tz)
+    return f"{year}-W{week:02d}", moment
+
+
+def _due(now: datetime, moment: datetime | None) -> bool:
+    """A scheduled run is due once its moment has passed, for ``GRACE`` (a bot that was
+    down longer waits for next week rather than send late)."""
+    return moment is not None and moment <= now <= moment + GRACE
 
 
 def next_working_moment(now: datetime, tz: str | None, hours: str,
@@ -387,7 +387,7 @@ def scheduled_digest(uow: Unit) -> DigestResult | None:
     """The schedule's digest: when this period's moment has passed (by less than the grace)
     and it has not been posted yet."""
     period, moment = period_of(uow.now, uow.prefs.digest_schedule, uow.settings.timezone)
-    if moment is None or uow.now - moment > GRACE or not uow.prefs.champion_channels:
+    if not _due(uow.now, moment) or not uow.prefs.champion_channels:
         return None
     exists = uow.session.scalar(select(ChampionDigest.id).where(
         ChampionDigest.workspace_id == uow.workspace.id, ChampionDigest.period == period))
@@ -503,7 +503,7 @@ def plan_nudges(uow: Unit, *, scheduled: bool = False) -> list[NudgePlan]:
 
     prefs, now = uow.prefs, uow.now
     period, moment = period_of(now, prefs.nudge_schedule, uow.settings.timezone)
-    if scheduled and (moment is None or now - moment > GRACE):
+    if scheduled and not _due(now, moment):
         return []
     champions = _champions(uow.session, uow.workspace.id)
     if not champions:

@@ -155,16 +155,25 @@ def test_a_second_send_now_sends_nothing_and_says_why_even_after_a_restart(
 def test_the_cap_holds_across_periods_and_the_schedule_waits_for_its_moment(
         make_world: Callable[..., World]) -> None:
     world = make_world(PEERPULSE_NUDGE_SCHEDULE="wed 09:00")
-    # Monday: the schedule's moment this week has not come (last Wednesday is > 2 days ago)
+    world.at(NOW - timedelta(hours=14))  # Sunday 20:00, the week before: sent by hand
+    sent = world.call(champions.send_nudges, trigger="cli")
+    assert sum(p.action == "send" for p in sent) == 3 and sent[0].period == "2026-W44"
+    world.at(NOW)  # Monday: this week's moment (Wednesday 09:00) has not come yet
     assert world.call(champions.scheduled_nudges) == []
-    sent = world.call(champions.send_nudges, trigger="cli")  # by hand on Monday
-    assert sum(p.action == "send" for p in sent) == 3
     world.at(NOW + timedelta(days=2, hours=1))  # Wednesday 11:00: due, but capped
     wednesday = world.call(champions.scheduled_nudges)
-    assert {p.reason for p in wednesday} == {"capped"}
+    assert {p.reason for p in wednesday} == {"capped"} and wednesday[0].period == "2026-W45"
     capped = wednesday[0]
-    assert capped.last_nudged == NOW and capped.next_allowed == NOW + timedelta(days=7)
+    assert capped.last_nudged == NOW - timedelta(hours=14)
+    assert capped.next_allowed == NOW - timedelta(hours=14) + timedelta(days=7)
+    assert "at most one nudge a week" in champions.describe_plan(capped)
     assert len(world.nudges()) == 3
+    world.at(NOW + timedelta(days=5))  # Saturday: more than two days late, not sent late
+    assert world.call(champions.scheduled_nudges) == []
+    world.at(NOW + timedelta(days=9, hours=1))  # next Wednesday: due, and the cap is over
+    later = world.call(champions.scheduled_nudges)
+    assert {p.reason for p in later} <= {"", "nothing_to_say"}
+    assert any(p.action == "send" for p in later)
 
 
 def test_nudges_arrive_inside_each_champions_working_hours_in_their_own_timezone(
@@ -311,8 +320,8 @@ def test_the_digest_is_aggregates_only_once_per_period_with_its_picture(
     assert f["champions"] == 3 and 0 < f["reach_one"] <= f["reach_two"] < 1
     assert f["kudos"] == 1 and f["kudos_givers"] is None  # one giver: under the minimum
     keys = sorted(m.idempotency_key for m in world.outbox())
-    assert keys == ["digest-picture:2026-11-02:CCHAMPS", "digest-picture:2026-11-02:COTHERS",
-                    "digest:2026-11-02:CCHAMPS", "digest:2026-11-02:COTHERS"]
+    assert keys == ["digest-picture:2026-W45:CCHAMPS", "digest-picture:2026-W45:COTHERS",
+                    "digest:2026-W45:CCHAMPS", "digest:2026-W45:COTHERS"]
     picture = next(m for m in world.outbox() if m.idempotency_key.startswith("digest-pic"))
     assert picture.payload["files"] == [str(first.picture)] and picture.payload["dm"] is False
     assert first.picture.read_bytes()[:4] == b"\x89PNG"
@@ -321,7 +330,7 @@ def test_the_digest_is_aggregates_only_once_per_period_with_its_picture(
     assert world.call(champions.scheduled_digest) is None  # already posted this period
     world.at(NOW + timedelta(days=7, minutes=1))
     week2 = world.call(champions.scheduled_digest)
-    assert week2 is not None and week2.period == "2026-11-09"
+    assert week2 is not None and week2.period == "2026-W46"
     assert "since the last digest" in week2.blocks[3]["text"]["text"]
     with world.services.sessions() as s:
         assert s.scalar(select(func.count(ChampionDigest.id))) == 2
