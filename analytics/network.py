@@ -291,8 +291,9 @@ def network_figures(
 
     ``ties`` counts distinct directed ties; ``density`` is ``ties / (n (n - 1))``;
     ``reciprocity`` the share of ties that are returned; ``clustering`` the mean local
-    clustering of the undirected view; ``components`` the weakly connected components;
-    ``e_i_index`` see :func:`e_i_index`; ``champion_coverage`` the share of everyone within one
+    clustering of the undirected view; ``components`` the weakly connected components among
+    connected people (each isolate would be a "component" of one: they are counted apart as
+    ``isolates``, as communities leave them out too); ``e_i_index`` see :func:`e_i_index`; ``champion_coverage`` the share of everyone within one
     / two steps of a champion (:func:`analytics.champions.coverage`). Ratios describe the
     whole group, so they are None when the network has fewer than ``min_group_size`` people;
     counts are always shown. ``betweenness_method`` is read from ``G.graph`` (set by
@@ -337,7 +338,7 @@ def network_figures(
         "density": group(density),
         "reciprocity": group(reciprocity),
         "clustering": group(average_clustering(G, arrays)),
-        "components": int(n_comp),
+        "components": int(n_comp) - isolates,
         "largest_component_share": group(largest / n if n else None),
         "isolates": isolates,
         "communities": len(communities),

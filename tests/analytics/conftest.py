@@ -198,7 +198,8 @@ def make_analysis(
             "density": nx.density(graph),
             "reciprocity": 0.4321,
             "clustering": 0.3,
-            "components": nx.number_weakly_connected_components(graph),
+            "components": nx.number_weakly_connected_components(graph)
+            - nx.number_of_isolates(graph),
             "largest_component_share": 0.9,
             "isolates": nx.number_of_isolates(graph),
             "communities": len(communities),

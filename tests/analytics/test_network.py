@@ -97,9 +97,10 @@ def test_network_figures_match_networkx() -> None:
 def test_tiny_network_ratios_are_suppressed_but_counts_shown() -> None:
     G = nx.DiGraph([("a", "b"), ("b", "a")])
     G.add_node("c")
-    fig = network_figures(G, [{"a", "b"}, {"c"}], 0.5, teams={}, champions=[])
+    fig = network_figures(G, [{"a", "b"}], 0.5, teams={}, champions=[])
     assert fig["people"] == 3 and fig["ties"] == 2 and fig["isolates"] == 1
-    assert fig["components"] == 2
+    # the isolate is counted as an isolate, not as a component (or community) of one
+    assert fig["components"] == 1 and fig["communities"] == 1
     assert fig["density"] is None and fig["modularity"] is None
     assert fig["champion_coverage"] == {"one_step": None, "two_step": None}
 
