@@ -479,7 +479,9 @@ def wilson(hits: int, total: int, z: float = 1.959964) -> Rate:
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return Rate(hits, total, p, max(0.0, centre - half), min(1.0, centre + half))
+    low = 0.0 if hits == 0 else max(0.0, centre - half)
+    high = 1.0 if hits == total else min(1.0, centre + half)
+    return Rate(hits, total, p, low, high)
 
 
 @dataclass(frozen=True, slots=True)
