@@ -11,11 +11,13 @@ field here changes the file format.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from analytics.jsonready import json_ready
 from analytics.model import AnalysisOptions
 
 __all__ = [
@@ -83,17 +85,37 @@ def _build(cls: type[T], data: Mapping[str, Any], **parsed: Any) -> T:
     return cls(**{**data, **parsed})
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def _plain(value: Any) -> Any:
-    """Dataclasses to dicts (field order), tuples to lists, options via :func:`options_dict`."""
+    """Plain JSON data, cleaned on the way (the one place a result is cleaned for writing).
+
+    Dataclasses become dicts (field order), tuples lists, options :func:`options_dict`;
+    NaN and infinities become None and numpy scalars Python numbers, so a hand-built or
+    edited result still gives strict JSON and no writer has to clean it again.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, AnalysisOptions):
         return options_dict(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, Mapping):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
-    return value
+    return json_ready(value)
 
 
 class _Block:
@@ -327,7 +349,8 @@ class AnalysisResult(_Block):
     def to_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` document: plain JSON data, keys and order as in the file.
 
-        This is the one way writers get the result as a dict (design.md, "File formats").
+        This is the one way writers get the result as a dict (design.md, "File formats"),
+        and it is already strict JSON (no NaN, no numpy numbers): writers do not clean it.
         """
         plain: dict[str, Any] = _plain(self)
         return plain

@@ -173,6 +173,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="refuse networks of more than N people (default %(default)s; about 1.5 GB of "
         "memory per 100,000 people): raise it to analyse a larger network",
     )
+    parser.add_argument(
+        "--graphml",
+        action="store_true",
+        help="always write network.graphml (by default it is left out above 200,000 ties; "
+        "network.gexf has the same graph)",
+    )
     return parser
 
 
@@ -279,6 +285,7 @@ def run_analyze(
     *,
     options: AnalysisOptions,
     max_people: int = DEFAULT_MAX_PEOPLE,
+    graphml: bool | None = None,
     echo: Callable[[str], None] = print,
     error: Callable[[str], None] = _stderr,
 ) -> int:
@@ -291,6 +298,8 @@ def run_analyze(
     options : AnalysisOptions
     max_people : int
         Refuse (exit 2) a network of more people than this.
+    graphml : bool, optional
+        Passed to :func:`~analytics.report.outputs.write_outputs` (None: by size).
     echo : callable
         Receives progress lines and the final summary.
     error : callable
@@ -342,7 +351,8 @@ def run_analyze(
             error(f"warning: none of the {len(ties):,} ties is left to analyse after the "
                   "window, kind and people filters; the report shows people only")
         echo("writing outputs…")
-        written = write_outputs(analysis, out_dir, progress=lambda line: echo(f"  {line}"))
+        written = write_outputs(analysis, out_dir, progress=lambda line: echo(f"  {line}"),
+                                graphml=graphml)
     except AnalyticsInputError as exc:
         error(f"{PROG}: {exc}")
         return EXIT_INPUT
@@ -376,6 +386,7 @@ def run_from_args(
         args.out,
         options=options_from_args(args),
         max_people=args.max_people,
+        graphml=True if args.graphml else None,
         echo=echo,
         error=error,
     )

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,12 @@ from analytics.report.html import render_report
 from analytics.report.io import csv_writer
 
 __all__ = [
+    "GRAPHML_MAX_TIES",
     "OUTPUT_FILES",
+    "GephiTable",
     "OutputError",
     "gephi_graph",
+    "gephi_table",
     "gephi_value",
     "json_ready",
     "write_gexf",
@@ -65,6 +70,11 @@ def gephi_value(value: Any) -> str | int | float | bool | None:
     >>> [gephi_value(v) for v in (1, 0.5, True, "x", ["a", "b"], None, float("nan"))]
     [1, 0.5, True, 'x', 'a;b', None, None]
     """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # the common cases, checked first
+        return value  # type: ignore[no-any-return]
+    if kind is float:
+        return value if math.isfinite(value) else None
     if value is None:
         return None
     if isinstance(value, bool | np.bool_):
@@ -104,6 +114,13 @@ Attrs = dict[str, str | int | float | bool]
 
 def _xml(value: str | int | float | bool) -> str:
     """Text for an XML attribute or element: escaped, forbidden control characters removed."""
+    kind = type(value)
+    if kind is str:
+        return value.translate(_XML_ESCAPE_TABLE)  # type: ignore[union-attr]
+    if kind is float:
+        return repr(value)
+    if kind is int:
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -111,9 +128,64 @@ def _xml(value: str | int | float | bool) -> str:
     return str(value).translate(_XML_ESCAPE_TABLE)
 
 
-def _node_rows(analysis: Analysis) -> Iterator[tuple[str, Attrs]]:
-    """Each node with its own attributes and its result metrics, Gephi-typed."""
-    metrics = {person.id: person.to_dict() for person in analysis.result.people}
+@dataclass(frozen=True)
+class GephiTable:
+    """The analysed graph as GEXF and GraphML rows, built once and written twice.
+
+    Every value is already one of the Gephi types (str, int, float, bool) with one type per
+    attribute key (``node_types`` / ``edge_types``): the two writers only format text.
+    """
+
+    nodes: list[tuple[str, Attrs]]
+    edges: list[tuple[str, str, Attrs]]
+    node_types: dict[str, type]
+    edge_types: dict[str, type]
+
+    @cached_property
+    def xml_nodes(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Each node's id and (key, value) pairs as escaped XML text, escaped once for both
+        files."""
+        return [(_xml(node), [(k, _xml(v)) for k, v in attrs.items()])
+                for node, attrs in self.nodes]
+
+    @cached_property
+    def xml_edges(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """Each tie's ends and (key, value) pairs as escaped XML text, escaped once."""
+        ids = {node: text for (node, _), (text, _) in zip(self.nodes, self.xml_nodes,
+                                                           strict=True)}
+        return [(ids.get(s) or _xml(s), ids.get(t) or _xml(t),
+                 [(k, _xml(v)) for k, v in attrs.items()])
+                for s, t, attrs in self.edges]
+
+
+def _declare(seen: dict[str, set[type]]) -> tuple[dict[str, type], bool]:
+    """One type per key (int mixed with float is float, any other mix str); and whether any
+    key is mixed (only then do rows need converting)."""
+    declared: dict[str, type] = {}
+    mixed = False
+    for key, kinds in seen.items():
+        if len(kinds) == 1:
+            declared[key] = next(iter(kinds))
+        else:
+            mixed = True
+            declared[key] = float if kinds <= {int, float} else str
+    return declared, mixed
+
+
+def gephi_table(analysis: Analysis, people: Iterable[Mapping[str, Any]] | None = None,
+                ) -> GephiTable:
+    """Build the GEXF/GraphML rows of an analysis in one pass over nodes and one over ties.
+
+    Node attributes: the graph's own (name, team, champion, community, roles, extra
+    people.csv columns) plus every per-person metric of the result (``people``: the
+    result's plain people rows when the caller has them already), and ``label`` (name,
+    else id). None and NaN are dropped (the result's None wins over a graph value), lists
+    joined with ``;``.
+    """
+    rows = people if people is not None else (p.to_dict() for p in analysis.result.people)
+    metrics = {str(row["id"]): row for row in rows}
+    node_seen: dict[str, set[type]] = {}
+    nodes: list[tuple[str, Attrs]] = []
     for node, data in analysis.graph.nodes(data=True):
         own = metrics.get(str(node), {})
         merged: Attrs = {}
@@ -126,10 +198,11 @@ def _node_rows(analysis: Analysis) -> Iterator[tuple[str, Attrs]]:
             elif key in own:
                 merged.pop(str(key), None)  # the result's None wins over a stale graph value
         merged["label"] = str(data.get("name") or node)
-        yield str(node), merged
-
-
-def _edge_rows(analysis: Analysis) -> Iterator[tuple[str, str, Attrs]]:
+        for key, value in merged.items():
+            node_seen.setdefault(key, set()).add(type(value))
+        nodes.append((str(node), merged))
+    edge_seen: dict[str, set[type]] = {}
+    edges: list[tuple[str, str, Attrs]] = []
     for source, target, data in analysis.graph.edges(data=True):
         attrs: Attrs = {}
         for key, value in data.items():
@@ -137,27 +210,18 @@ def _edge_rows(analysis: Analysis) -> Iterator[tuple[str, str, Attrs]]:
             if converted is not None:
                 attrs[str(key)] = converted
         weight = attrs.get("weight")
-        if isinstance(weight, int | float) and not isinstance(weight, bool):
+        if isinstance(weight, int) and not isinstance(weight, bool):
             attrs["weight"] = float(weight)  # one numeric weight type for Gephi
-        yield str(source), str(target), attrs
-
-
-def _declared_types(rows: Iterable[Attrs]) -> dict[str, type]:
-    """One type per attribute key, as GraphML and GEXF declare one per key.
-
-    int mixed with float becomes float; any other mix becomes str.
-    """
-    seen: dict[str, set[type]] = {}
-    for attrs in rows:
         for key, value in attrs.items():
-            seen.setdefault(key, set()).add(type(value))
-    declared: dict[str, type] = {}
-    for key, kinds in seen.items():
-        if len(kinds) == 1:
-            declared[key] = next(iter(kinds))
-        else:
-            declared[key] = float if kinds <= {int, float} else str
-    return declared
+            edge_seen.setdefault(key, set()).add(type(value))
+        edges.append((str(source), str(target), attrs))
+    node_types, node_mixed = _declare(node_seen)
+    edge_types, edge_mixed = _declare(edge_seen)
+    if node_mixed:
+        nodes = [(n, _coerce(a, node_types)) for n, a in nodes]
+    if edge_mixed:
+        edges = [(s, t, _coerce(a, edge_types)) for s, t, a in edges]
+    return GephiTable(nodes, edges, node_types, edge_types)
 
 
 def _coerce(attrs: Attrs, declared: Mapping[str, type]) -> Attrs:
@@ -176,11 +240,9 @@ def _coerce(attrs: Attrs, declared: Mapping[str, type]) -> Attrs:
 def gephi_graph(analysis: Analysis) -> nx.DiGraph:
     """A copy of the analysed graph with only the attribute values Gephi accepts.
 
-    Node attributes: the graph's own (name, team, champion, community, roles, extra
-    people.csv columns) plus every per-person metric of the result, and ``label`` (name,
-    else id) for Gephi's display. Only str, int, float and bool values remain, one type per
-    key; None and NaN are dropped, lists joined with ``;``. :func:`write_outputs` streams
-    the same data straight to GEXF and GraphML without building this copy.
+    The same rows as :func:`gephi_table` (which :func:`write_outputs` streams straight to
+    GEXF and GraphML without building this copy): only str, int, float and bool values,
+    one type per key; None and NaN dropped, lists joined with ``;``.
 
     Examples
     --------
@@ -194,11 +256,10 @@ def gephi_graph(analysis: Analysis) -> nx.DiGraph:
     >>> H.nodes["b"]["in_degree"], "cross_team_share" in H.nodes["b"], H.edges["a", "b"]["weight"]
     (1, False, 2.0)
     """
-    node_types = _declared_types(attrs for _, attrs in _node_rows(analysis))
-    edge_types = _declared_types(attrs for _, _, attrs in _edge_rows(analysis))
+    table = gephi_table(analysis)
     clean: nx.DiGraph[str] = nx.DiGraph()
-    clean.add_nodes_from((n, _coerce(a, node_types)) for n, a in _node_rows(analysis))
-    clean.add_edges_from((s, t, _coerce(a, edge_types)) for s, t, a in _edge_rows(analysis))
+    clean.add_nodes_from(table.nodes)
+    clean.add_edges_from(table.edges)
     return clean
 
 
@@ -206,9 +267,14 @@ def gephi_graph(analysis: Analysis) -> nx.DiGraph:
 # XML tree in memory first, which costs gigabytes and minutes at that size.
 _CHUNK = 2000
 
+#: Above this many ties ``write_outputs`` leaves ``network.graphml`` out unless asked
+#: (``graphml=True``, ``peerpulse analyze --graphml``): GEXF carries the same graph for
+#: Gephi, and GraphML adds a file of ~250 bytes a tie (120 MB at 500,000 ties).
+GRAPHML_MAX_TIES = 200_000
 
-def write_graphml(analysis: Analysis, path: str | Path) -> None:
-    """Write the analysed graph as GraphML (directed; attributes as in :func:`gephi_graph`).
+
+def write_graphml(analysis: Analysis, path: str | Path, table: GephiTable | None = None) -> None:
+    """Write the analysed graph as GraphML (directed; attributes as in :func:`gephi_table`).
 
     Examples
     --------
@@ -222,10 +288,9 @@ def write_graphml(analysis: Analysis, path: str | Path) -> None:
     >>> H.nodes["a"]["name"], H.edges["a", "b"]["weight"]
     ('<Ada & co>', 2.0)
     """
-    node_types = _declared_types(attrs for _, attrs in _node_rows(analysis))
-    edge_types = _declared_types(attrs for _, _, attrs in _edge_rows(analysis))
-    node_keys = {key: f"n{i}" for i, key in enumerate(node_types)}
-    edge_keys = {key: f"e{i}" for i, key in enumerate(edge_types)}
+    table = table if table is not None else gephi_table(analysis)
+    node_keys = {key: f"n{i}" for i, key in enumerate(table.node_types)}
+    edge_keys = {key: f"e{i}" for i, key in enumerate(table.edge_types)}
     with Path(path).open("w", encoding="utf-8") as out:
         out.write(
             "<?xml version='1.0' encoding='utf-8'?>\n"
@@ -235,8 +300,8 @@ def write_graphml(analysis: Analysis, path: str | Path) -> None:
             'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">\n'
         )
         for scope, types, keys in (
-            ("node", node_types, node_keys),
-            ("edge", edge_types, edge_keys),
+            ("node", table.node_types, node_keys),
+            ("edge", table.edge_types, edge_keys),
         ):
             for key, kind in types.items():
                 out.write(
@@ -245,23 +310,15 @@ def write_graphml(analysis: Analysis, path: str | Path) -> None:
                 )
         out.write('  <graph edgedefault="directed">\n')
         lines: list[str] = []
-        for node, attrs in _node_rows(analysis):
-            data = "".join(
-                f'<data key="{node_keys[k]}">{_xml(v)}</data>'
-                for k, v in _coerce(attrs, node_types).items()
-            )
-            lines.append(f'    <node id="{_xml(node)}">{data}</node>\n')
+        for node, pairs in table.xml_nodes:
+            data = "".join(f'<data key="{node_keys[k]}">{v}</data>' for k, v in pairs)
+            lines.append(f'    <node id="{node}">{data}</node>\n')
             if len(lines) >= _CHUNK:
                 out.write("".join(lines))
                 lines.clear()
-        for source, target, attrs in _edge_rows(analysis):
-            data = "".join(
-                f'<data key="{edge_keys[k]}">{_xml(v)}</data>'
-                for k, v in _coerce(attrs, edge_types).items()
-            )
-            lines.append(
-                f'    <edge source="{_xml(source)}" target="{_xml(target)}">{data}</edge>\n'
-            )
+        for source, target, pairs in table.xml_edges:
+            data = "".join(f'<data key="{edge_keys[k]}">{v}</data>' for k, v in pairs)
+            lines.append(f'    <edge source="{source}" target="{target}">{data}</edge>\n')
             if len(lines) >= _CHUNK:
                 out.write("".join(lines))
                 lines.clear()
@@ -269,8 +326,8 @@ def write_graphml(analysis: Analysis, path: str | Path) -> None:
         out.write("  </graph>\n</graphml>\n")
 
 
-def write_gexf(analysis: Analysis, path: str | Path) -> None:
-    """Write the analysed graph as GEXF 1.2 (directed; attributes as in :func:`gephi_graph`).
+def write_gexf(analysis: Analysis, path: str | Path, table: GephiTable | None = None) -> None:
+    """Write the analysed graph as GEXF 1.2 (directed; attributes as in :func:`gephi_table`).
 
     ``label`` is the node label and ``weight`` the edge weight, as Gephi expects; every
     other attribute is declared and written as an attvalue.
@@ -287,17 +344,15 @@ def write_gexf(analysis: Analysis, path: str | Path) -> None:
     >>> H.nodes["a"]["label"], H.nodes["a"]["name"], H.edges["a", "b"]["weight"]
     ('<Ada & co>', '<Ada & co>', 2.0)
     """
-    node_types = _declared_types(attrs for _, attrs in _node_rows(analysis))
-    edge_types = _declared_types(attrs for _, _, attrs in _edge_rows(analysis))
-    node_types.pop("label", None)
-    edge_types.pop("weight", None)
+    table = table if table is not None else gephi_table(analysis)
+    node_types = {k: v for k, v in table.node_types.items() if k != "label"}
+    edge_types = {k: v for k, v in table.edge_types.items() if k != "weight"}
     node_ids = {key: str(i) for i, key in enumerate(node_types)}
     edge_ids = {key: str(i) for i, key in enumerate(edge_types)}
 
-    def attvalues(attrs: Attrs, types: Mapping[str, type], ids: Mapping[str, str]) -> str:
+    def attvalues(pairs: list[tuple[str, str]], ids: Mapping[str, str]) -> str:
         values = "".join(
-            f'<attvalue for="{ids[k]}" value="{_xml(v)}"/>'
-            for k, v in _coerce({k: attrs[k] for k in attrs if k in types}, types).items()
+            f'<attvalue for="{ids[k]}" value="{v}"/>' for k, v in pairs if k in ids
         )
         return f"<attvalues>{values}</attvalues>" if values else ""
 
@@ -322,25 +377,23 @@ def write_gexf(analysis: Analysis, path: str | Path) -> None:
                 out.write("    </attributes>\n")
         out.write("    <nodes>\n")
         lines: list[str] = []
-        for node, attrs in _node_rows(analysis):
-            body = attvalues(attrs, node_types, node_ids)
-            lines.append(
-                f'      <node id="{_xml(node)}" label="{_xml(attrs["label"])}">{body}</node>\n'
-            )
+        for node, pairs in table.xml_nodes:
+            body = attvalues(pairs, node_ids)
+            label = next(v for k, v in pairs if k == "label")
+            lines.append(f'      <node id="{node}" label="{label}">{body}</node>\n')
             if len(lines) >= _CHUNK:
                 out.write("".join(lines))
                 lines.clear()
         out.write("".join(lines))
         lines.clear()
         out.write("    </nodes>\n    <edges>\n")
-        for index, (source, target, attrs) in enumerate(_edge_rows(analysis)):
-            weight = attrs.get("weight")
-            weight_attr = (
-                f' weight="{_xml(float(weight))}"' if isinstance(weight, int | float) else ""
-            )
-            body = attvalues(attrs, edge_types, edge_ids)
+        weighted = table.edge_types.get("weight") is float
+        for index, (source, target, pairs) in enumerate(table.xml_edges):
+            weight = next((v for k, v in pairs if k == "weight"), None) if weighted else None
+            weight_attr = f' weight="{weight}"' if weight is not None else ""
+            body = attvalues(pairs, edge_ids)
             lines.append(
-                f'      <edge id="{index}" source="{_xml(source)}" target="{_xml(target)}"'
+                f'      <edge id="{index}" source="{source}" target="{target}"'
                 f"{weight_attr}>{body}</edge>\n"
             )
             if len(lines) >= _CHUNK:
@@ -379,14 +432,56 @@ def _write_people_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             writer.writerow([_csv_cell(row.get(column)) for column in columns])
 
 
+def metrics_json(result: Mapping[str, Any]) -> str:
+    """The text of ``metrics.json``: indented, one person a line.
+
+    ``json`` indents only with its pure-Python encoder (seconds for 100,000 people), so
+    the per-person rows, the bulk of the file, are encoded compactly by the C encoder, one
+    per line, and everything else is indented as usual. Strict JSON (no NaN).
+
+    Examples
+    --------
+    >>> result = {"network": {"people": 2}, "people": [{"id": "a"}, {"id": "b"}]}
+    >>> print(metrics_json(result), end="")
+    {
+      "network": {
+        "people": 2
+      },
+      "people": [
+        {"id": "a"},
+        {"id": "b"}
+      ]
+    }
+    """
+    parts = []
+    for key, value in result.items():
+        if key == "people" and value:
+            rows = ",\n    ".join(
+                json.dumps(row, allow_nan=False, ensure_ascii=False) for row in value
+            )
+            text = f"[\n    {rows}\n  ]"
+        else:
+            text = json.dumps(value, allow_nan=False, indent=2, ensure_ascii=False)
+            text = text.replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key)}: {text}")
+    body = ",\n".join(parts)
+    return f"{{\n{body}\n}}\n" if parts else "{}\n"
+
+
 def write_outputs(
     analysis: Analysis,
     out_dir: str | Path,
     *,
     progress: Callable[[str], None] | None = None,
     diff: Mapping[str, Any] | None = None,
+    graphml: bool | None = None,
 ) -> dict[str, Path]:
-    """Write the six output files of one analysis into ``out_dir`` (created if needed).
+    """Write the output files of one analysis into ``out_dir`` (created if needed).
+
+    ``metrics.json``, ``people.csv``, ``network.gexf``, ``network.graphml``, ``network.png``
+    and ``report.html``. The result is turned into plain data once
+    (:meth:`~analytics.results.AnalysisResult.to_dict`, which also cleans it) and the Gephi
+    rows are built once (:func:`gephi_table`) for both GEXF and GraphML.
 
     Parameters
     ----------
@@ -398,6 +493,9 @@ def write_outputs(
         Called with one short line before each slow step.
     diff : mapping, optional
         A snapshot diff (``diff_snapshots`` output) to include in the report.
+    graphml : bool, optional
+        Write ``network.graphml``: None (default) writes it up to :data:`GRAPHML_MAX_TIES`
+        ties and leaves it out above (saying so through ``progress``); True or False force.
 
     Returns
     -------
@@ -421,24 +519,29 @@ def write_outputs(
     say = progress or (lambda _line: None)
     folder = Path(out_dir)
     written: dict[str, Path] = {}
+    ties = analysis.graph.number_of_edges()
+    with_graphml = graphml if graphml is not None else ties <= GRAPHML_MAX_TIES
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        # json_ready again: a hand-built result may still hold NaN or numpy numbers.
-        result = json_ready(analysis.result.to_dict())
+        result = analysis.result.to_dict()  # plain and clean: the one cleaning pass
 
         path = written["metrics.json"] = folder / "metrics.json"
-        with path.open("w", encoding="utf-8") as handle:
-            json.dump(result, handle, allow_nan=False, indent=2, ensure_ascii=False)
-            handle.write("\n")
+        path.write_text(metrics_json(result), encoding="utf-8")
 
         path = written["people.csv"] = folder / "people.csv"
         _write_people_csv(path, result["people"])
 
-        say("writing GEXF and GraphML…")
+        say("writing GEXF and GraphML…" if with_graphml else "writing GEXF…")
+        table = gephi_table(analysis, result["people"])
         path = written["network.gexf"] = folder / "network.gexf"
-        write_gexf(analysis, path)
-        path = written["network.graphml"] = folder / "network.graphml"
-        write_graphml(analysis, path)
+        write_gexf(analysis, path, table)
+        if with_graphml:
+            path = written["network.graphml"] = folder / "network.graphml"
+            write_graphml(analysis, path, table)
+        else:
+            say(f"network.graphml left out: {ties:,} ties is more than {GRAPHML_MAX_TIES:,} "
+                "(network.gexf has the same graph; ask for GraphML to write it anyway)")
+        del table
 
         say("drawing network.png…")
         path = written["network.png"] = folder / "network.png"
@@ -451,4 +554,4 @@ def write_outputs(
     except OSError as exc:
         where = exc.filename or folder
         raise OutputError(f"cannot write {where}: {exc.strerror or exc}") from exc
-    return written
+    return dict(sorted(written.items(), key=lambda item: OUTPUT_FILES.index(item[0])))

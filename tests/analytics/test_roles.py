@@ -185,3 +185,15 @@ def test_any_small_graph_gets_valid_roles(
         assert ("isolate" in held) == (not tied)
         if "isolate" in held:
             assert held == ["isolate"]
+
+
+def test_average_ranks_equal_scipy_rankdata() -> None:
+    import numpy as np
+    from scipy.stats import rankdata
+
+    from analytics.roles import _average_ranks
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        values = rng.integers(0, 5, int(rng.integers(1, 30))).astype(float)
+        assert np.allclose(_average_ranks(values), rankdata(values, method="average"))

@@ -228,3 +228,50 @@ def test_people_csv_neutralises_formula_cells(tmp_path: Path) -> None:
     cells = [cell for row in rows[1:] for cell in row]
     assert [c for c in cells if c and c[0] in "=+-@\t\r"] == []
     assert "'" + evil in cells and "'@team" in cells and "'-b+1" in cells
+
+
+def test_gephi_rows_built_once_for_both_files(
+    tmp_path: Path, analysis_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analytics.report.outputs as outputs
+
+    calls: list[int] = []
+    real = outputs.gephi_table
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outputs, "gephi_table", counting)
+    write_outputs(analysis_factory(), tmp_path)
+    assert calls == [1]
+    assert nx.read_gexf(tmp_path / "network.gexf").number_of_nodes() == \
+        nx.read_graphml(tmp_path / "network.graphml").number_of_nodes()
+
+
+def test_graphml_is_left_out_above_the_documented_size_unless_asked(
+    tmp_path: Path, analysis_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analytics.report.outputs as outputs
+
+    analysis = analysis_factory()
+    monkeypatch.setattr(outputs, "GRAPHML_MAX_TIES", analysis.graph.number_of_edges() - 1)
+    lines: list[str] = []
+    written = write_outputs(analysis, tmp_path / "auto", progress=lines.append)
+    assert "network.graphml" not in written
+    assert not (tmp_path / "auto" / "network.graphml").exists()
+    assert any("network.graphml left out" in line for line in lines)
+    assert "network.graphml" in write_outputs(analysis, tmp_path / "asked", graphml=True)
+    monkeypatch.setattr(outputs, "GRAPHML_MAX_TIES", analysis.graph.number_of_edges())
+    assert list(write_outputs(analysis, tmp_path / "small")) == list(OUTPUT_FILES)
+
+
+def test_metrics_json_keeps_one_person_a_line_and_reads_back(
+    tmp_path: Path, analysis_factory: Factory
+) -> None:
+    analysis = analysis_factory()
+    write_outputs(analysis, tmp_path)
+    text = (tmp_path / "metrics.json").read_text(encoding="utf-8")
+    assert json.loads(text) == analysis.result.to_dict()
+    person_lines = [line for line in text.splitlines() if line.startswith('    {"id": ')]
+    assert len(person_lines) == len(analysis.result.people)
