@@ -84,7 +84,7 @@ def at(slack_id: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """``text`` without control characters (tabs and newlines stay).
+    r"""``text`` without control characters (tabs and newlines stay).
 
     >>> clean_text("a\x00b\tc\r\n")
     'ab\tc\n'
@@ -93,7 +93,7 @@ def clean_text(text: str) -> str:
 
 
 def is_visible(text: str) -> bool:
-    """True when ``text`` shows something: not only spaces, zero-width or combining marks.
+    r"""True when ``text`` shows something: not only spaces, zero-width or combining marks.
 
     >>> is_visible("\u200b\u200d\ufeff \u3164"), is_visible("\u200bok")
     (False, True)
