@@ -24,7 +24,7 @@ from pathlib import Path
 
 from analytics.errors import AnalyticsError, AnalyticsInputError
 from analytics.model import AnalysisOptions
-from analytics.report.io import read_people, read_ties
+from analytics.report.io import read_people, read_tie_columns
 from analytics.results import InputReport
 
 __all__ = [
@@ -316,20 +316,20 @@ def run_analyze(
         error(f"{PROG}: cannot write {out_dir}: {problem}")
         return EXIT_FAILED
     try:
-        ties = read_ties(ties_path)
+        ties = read_tie_columns(ties_path)
         echo(f"reading ties… {len(ties):,} ties")
         if not ties:
             raise AnalyticsInputError(
                 Path(ties_path), None, "no ties to analyse (a header row but no data rows)"
             )
-        _check_kinds({t.kind for t in ties}, options.kinds, Path(ties_path), error)
+        _check_kinds(set(ties.kind), options.kinds, Path(ties_path), error)
         people = None
         if people_path is not None:
             people = read_people(people_path)
             echo(f"reading people… {len(people):,} people")
             count = sum(1 for p in people if p.active and not p.opted_out)
         else:
-            count = len({t.source for t in ties} | {t.target for t in ties})
+            count = len(set(ties.source).union(ties.target))
         if count > max_people:
             raise AnalyticsInputError(
                 Path(people_path if people_path is not None else ties_path), None,
@@ -340,7 +340,7 @@ def run_analyze(
         if count >= LARGE_NETWORK:
             error(f"warning: {count:,} people is a large network: expect about "
                   f"{max(1, round(count / 100_000))} min and {_memory_gb(count):.1f} GB of memory")
-        # Imported only now: a malformed file is reported before numpy, scipy and
+        # Imported only now: a malformed file is reported before the analysis modules and
         # matplotlib are even loaded.
         from analytics.pipeline import analyze
         from analytics.report.outputs import write_outputs

@@ -22,7 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 from analytics.errors import AnalyticsInputError
+from analytics.graph import NO_TIME, TieColumns, micros
 from analytics.model import Person, Tie
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "parse_datetime",
     "parse_weight",
     "read_people",
+    "read_tie_columns",
     "read_ties",
     "restore_cell",
     "write_people",
@@ -305,6 +309,21 @@ class _Rows:
         # Known columns are matched case-insensitively; extra columns keep their spelling.
         return header
 
+    def cells(self) -> Iterator[tuple[int, list[str]]]:
+        """``(line_number, cells)`` per data row: stripped, quotes undone, padded to the
+        header's width. No dict per row: the fast path for large files."""
+        width = len(self.header)
+        padding = [""] * width
+        while (row := self._next_row()) is not None:
+            if len(row) > width and any(cell.strip() for cell in row[width:]):
+                raise self.error(self._reader.line_num,
+                                 f"row has {len(row)} fields but the header has {width}")
+            cells = [c if c[:1] != "'" else restore_cell(c)
+                     for c in (cell.strip() for cell in row[:width])]
+            if len(cells) < width:
+                cells += padding[len(cells):]
+            yield self._reader.line_num, cells
+
     def __iter__(self) -> Iterator[tuple[int, dict[str, str], dict[str, str]]]:
         width = len(self.header)
         keys = [name.lower() for name in self.header]
@@ -326,7 +345,8 @@ def read_ties(path: str | Path) -> list[Tie]:
     Optional columns: ``kind``, ``weight`` (default 1), ``occurred_at`` (ISO 8601; ``Z``,
     offsets and bare dates accepted, times without offset taken as UTC) and ``origin``.
     Other columns are ignored. Self-ties and unknown ids are kept: deciding what to do with
-    them belongs to the analysis, which reports them.
+    them belongs to the analysis, which reports them. :func:`read_tie_columns` reads the
+    same file as columns, which is what the analysis wants for large files.
 
     Parameters
     ----------
@@ -352,41 +372,75 @@ def read_ties(path: str | Path) -> list[Tie]:
     >>> [(t.source, t.target, t.weight) for t in read_ties(p)]
     [('U1', 'U2', 2.0), ('U2', 'U1', 1.0)]
     """
+    return read_tie_columns(path).to_ties()
+
+
+def read_tie_columns(path: str | Path) -> TieColumns:
+    """Read a ``ties.csv`` into :class:`~analytics.graph.TieColumns`, checked as
+    :func:`read_ties` checks it.
+
+    Rows are only split into columns; each distinct weight and date text is parsed once
+    (a file has few distinct values of either), and an error still names the first line
+    holding the bad value.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "ties.csv"
+    >>> _ = p.write_text("source,target,occurred_at\\nU1,U2,2024-03-01\\nU2,U1,\\n")
+    >>> cols = read_tie_columns(p)
+    >>> list(cols.source), cols.weight.tolist(), len(cols)
+    (['U1', 'U2'], [1.0, 1.0], 2)
+    """
     rows = _Rows(path, ("source", "target"))
-    ties: list[Tie] = []
-    for line, values, _raw in rows:
-        source, target = values["source"], values["target"]
-        if not source:
-            raise rows.error(line, "missing source")
-        if not target:
-            raise rows.error(line, "missing target")
-        raw_weight = values.get("weight", "")
-        try:
-            weight = parse_weight(raw_weight)
-        except ValueError:
-            raise rows.error(line, f"bad weight '{raw_weight}' (expected a number >= 0)") from None
-        raw_when = values.get("occurred_at", "")
-        occurred_at: datetime | None = None
-        if raw_when:
+    position = {name.lower(): i for i, name in enumerate(rows.header)}
+    lines: list[int] = []
+    table: list[list[str]] = []
+    for line, cells in rows.cells():
+        lines.append(line)
+        table.append(cells)
+    columns: list[Sequence[str]] = list(zip(*table, strict=True)) if table else \
+        [()] * len(rows.header)
+
+    def column(name: str) -> Sequence[str]:
+        i = position.get(name)
+        return columns[i] if i is not None else [""] * len(table)
+
+    source, target = column("source"), column("target")
+    for name, values in (("source", source), ("target", target)):
+        if "" in values:
+            raise rows.error(lines[list(values).index("")], f"missing {name}")
+
+    weights: dict[str, float] = {}
+    for i, text in enumerate(column("weight")):
+        if text not in weights:
             try:
-                occurred_at = parse_datetime(raw_when)
+                weights[text] = parse_weight(text)
+            except ValueError:
+                raise rows.error(lines[i], f"bad weight '{text}' (expected a number >= 0)") \
+                    from None
+    stamps: dict[str, int] = {"": int(NO_TIME)}
+    for i, text in enumerate(column("occurred_at")):
+        if text not in stamps:
+            try:
+                stamps[text] = micros(parse_datetime(text))
             except ValueError:
                 raise rows.error(
-                    line,
-                    f"bad date in occurred_at '{raw_when}' "
+                    lines[i],
+                    f"bad date in occurred_at '{text}' "
                     "(expected ISO 8601 like 2024-03-01 or 2024-03-01T09:30:00Z)",
                 ) from None
-        ties.append(
-            Tie(
-                source=source,
-                target=target,
-                kind=values.get("kind", ""),
-                weight=weight,
-                occurred_at=occurred_at,
-                origin=values.get("origin", ""),
-            )
-        )
-    return ties
+    n = len(table)
+    return TieColumns(
+        source=list(source),
+        target=list(target),
+        kind=list(column("kind")),
+        weight=np.fromiter(map(weights.__getitem__, column("weight")), dtype=np.float64,
+                           count=n),
+        occurred_us=np.fromiter(map(stamps.__getitem__, column("occurred_at")),
+                                dtype=np.int64, count=n),
+        origin=list(column("origin")),
+    )
 
 
 def read_people(path: str | Path) -> list[Person]:
