@@ -25,6 +25,7 @@ BOT_SCOPES = {
     "commands",
     "chat:write",
     "im:write",
+    "im:history",
     "users:read",
     "users:read.email",
     "usergroups:read",

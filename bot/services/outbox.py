@@ -6,18 +6,26 @@ posts them at a throttled pace and records the message ts: in the background for
 everything, and at once (`OutboxSender.send_keys`) for a reply someone is waiting for.
 Why it neither loses nor duplicates a message across a crash:
 
-- A row is claimed (``pending`` -> ``sending``) by a conditional UPDATE that only one sender
-  can win, and committed before Slack is called.
+- The sender waits for its throttle slot first and only then claims a row (``pending`` ->
+  ``sending``, a conditional UPDATE that only one sender can win, committed), right before
+  calling Slack: a row left ``sending`` by a crash is one Slack may really have been asked
+  to post, not one that was merely waiting its turn.
 - ``sent`` and the ts are written in one transaction right after Slack answers.
 - The gap between Slack accepting a post and that commit cannot be closed by a database, so
   every post carries its idempotency key in the message metadata. A row found ``sending``
-  after a crash (or whose post failed ambiguously: lost connection, 5xx) is marked
-  ``uncertain``; before posting an uncertain row again the sender reads the channel's
-  recent history (`conversations.history`, scope ``im:history``) and, if the key is there,
-  records that message instead of posting. If the history cannot be read the row fails as
-  ``unconfirmed`` rather than risk a duplicate: at most once beats twice for a poll.
+  after a crash, or whose post failed in a way that leaves Slack's outcome unknown (lost
+  connection, timeout, 5xx, an answer that is not JSON, ``internal_error``), is marked
+  ``uncertain``; before posting an uncertain row again the sender reads the DM's recent
+  history (`conversations.history`, scope ``im:history``) and, if the key is there, records
+  that message instead of posting. While the history cannot be read for the moment (an
+  outage) it tries again later; where it can never be read (a channel post: the bot has no
+  ``channels:history``) it posts again, so such a message may show twice but is never lost.
 - A file upload (``files_upload_v2``) cannot carry metadata: an uncertain upload is
   uploaded again, so it may arrive twice, never not at all.
+- Transient failures (outages, rate limits) are retried with backoff (capped at
+  ``backoff_cap``) until the message expires (a poll DM when its poll closes); one without
+  an expiry is given up only after ``max_attempts`` tries *and* ``max_age`` (24 h), so an
+  outage delays messages instead of losing them.
 
 The sender's Slack client must not carry slack_sdk's RateLimitErrorRetryHandler (it would
 sleep inside the call); `make_sender_client` builds one without retry handlers, and the
@@ -34,6 +42,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,6 +73,11 @@ UNREACHABLE_ERRORS = frozenset({
     "account_inactive",
 })
 CONSECUTIVE_429_PAUSE = 3
+# slack_sdk's error for an answer that is not JSON (an HTML error page from a proxy, or
+# Slack's edge): Slack may or may not have acted on the request.
+NOT_JSON = "Received a response in a non-JSON format"
+# A lost connection or timeout, wherever in the HTTP exchange it happens.
+CONNECTION_ERRORS = (OSError, TimeoutError, HTTPException)
 
 
 @dataclass(frozen=True)
@@ -254,6 +268,8 @@ class OutboxSender:
         Transient failures tolerated per message before it is marked failed.
     lease:
         A row left ``sending`` longer than this by another sender is taken back.
+    max_age:
+        A message without an expiry is retried at least this long before it is given up.
     after_post:
         Test hook called after Slack accepted a post and before it is recorded.
     """
@@ -270,6 +286,7 @@ class OutboxSender:
         backoff_base: float = 2.0,
         backoff_cap: float = 900.0,
         lease: timedelta = timedelta(minutes=2),
+        max_age: timedelta = timedelta(hours=24),
         idle_sleep: float = 0.5,
         batch: int = 50,
         worker_id: str | None = None,
@@ -281,6 +298,7 @@ class OutboxSender:
         self.max_attempts, self.backoff_base, self.backoff_cap = (
             max_attempts, backoff_base, backoff_cap)
         self.lease, self.idle_sleep, self.batch = lease, idle_sleep, batch
+        self.max_age = max_age
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.monotonic = monotonic
         self.after_post = after_post
@@ -364,32 +382,24 @@ class OutboxSender:
 
     def step(self) -> bool:
         """Send (or settle) at most one due message. False when there was nothing to do."""
+        # Wait for the slot, then claim: a claimed row is posted at once (see the module
+        # docstring), and the claim's own database work only ever slows the pace down.
+        wait = self.throttle.delay(self.monotonic())
+        if wait > 0 and self._stop.wait(wait):
+            return False
         row = self._claim_next()
         if row is None:
             return False
         self._send_claimed(row)
         return True
 
-    def _send_claimed(self, row: OutboxMessage, *, waiting: bool = False) -> None:
-        """Post a claimed row. ``waiting``: someone waits for it, so it takes the next
-        free moment for its channel instead of the next evenly spaced slot (it still
-        counts toward the ceiling and waits out a Retry-After pause)."""
+    def _send_claimed(self, row: OutboxMessage) -> None:
+        """Post a claimed row now (its slot was waited for before the claim)."""
         if row.expires_at is not None and self.clock() >= row.expires_at:
             self._finish(row, status=EXPIRED, error="expired before it could be sent")
             self.report.expired += 1
             return
         if row.uncertain and self._settle_uncertain(row):
-            return
-        # Claim first, then wait for the slot: the post leaves right on its slot, so the
-        # database work does not stretch the pace below the ceiling.
-        now = self.monotonic()
-        if waiting:
-            wait = max(self.throttle.pause_left(now), self.throttle.channel_delay(row.channel,
-                                                                                  now))
-        else:
-            wait = self.throttle.delay(now)
-        if wait > 0 and self._stop.wait(wait):
-            self._reschedule(row, delay=0, error="sender stopped", count_attempt=False)
             return
         self._post(row)
 
@@ -399,22 +409,31 @@ class OutboxSender:
         For a reply someone is waiting for (a kudos DM, a snapshot). A retry that falls due
         within ``budget`` seconds is made here; anything still unsent after that stays
         queued for the background sender, so nothing is lost.
+
+        Someone waits, so a message takes the next free moment for its channel instead of
+        the next evenly spaced slot (it still counts toward the ceiling and waits out a
+        Retry-After pause); as in `step`, it is claimed only once that moment has come.
         """
         keys = list(dict.fromkeys(keys))
         deadline = self.monotonic() + budget
         for key in keys:
             while self.monotonic() < deadline:
-                row = self._claim_key(key)
-                if row is not None:
-                    self._send_claimed(row, waiting=True)
-                    continue
                 state = self._state(key)
                 if state is None or state.status != PENDING:
                     break
-                due = (state.next_attempt_at - self.clock()).total_seconds()
-                if due > deadline - self.monotonic():
+                now = self.monotonic()
+                due = max((state.next_attempt_at - self.clock()).total_seconds(),
+                          self.throttle.pause_left(now),
+                          self.throttle.channel_delay(state.channel, now))
+                if due > deadline - now:
                     break
-                self._stop.wait(max(0.05, due))
+                if due > 0:
+                    if self._stop.wait(due):
+                        break
+                    continue
+                row = self._claim_key(key)
+                if row is not None:
+                    self._send_claimed(row)
         return self.delivered(keys)
 
     def delivered(self, keys: Iterable[str]) -> dict[str, Delivered]:
@@ -499,7 +518,7 @@ class OutboxSender:
         except SlackApiError as exc:
             self._slack_failure(row, exc)
             return
-        except (OSError, TimeoutError) as exc:  # lost connection: Slack may have posted
+        except CONNECTION_ERRORS as exc:  # lost connection or timeout: Slack may have posted
             self._retry(row, f"connection: {type(exc).__name__}", uncertain=True)
             return
         self._consecutive_429 = 0
@@ -526,9 +545,7 @@ class OutboxSender:
         return _Posted(channel, resp)
 
     def _slack_failure(self, row: OutboxMessage, exc: SlackApiError) -> None:
-        status = int(getattr(exc.response, "status_code", 200) or 200)
-        error = str((exc.response.data if isinstance(exc.response.data, dict) else {})
-                    .get("error") or f"http_{status}")
+        status, error = _failure(exc)
         self.report.errors[error] = self.report.errors.get(error, 0) + 1
         if status == 429 or error == "ratelimited":
             retry_after = _retry_after(exc.response.headers)
@@ -541,8 +558,11 @@ class OutboxSender:
             self._reschedule(row, delay=retry_after, error="ratelimited", count_attempt=False)
             return
         self._consecutive_429 = 0
-        if status >= 500 or error in TRANSIENT_ERRORS:
-            self._retry(row, error, uncertain=status >= 500 or error in AMBIGUOUS_ERRORS)
+        if _unknown_outcome(status, error):
+            self._retry(row, error, uncertain=True)
+            return
+        if error in TRANSIENT_ERRORS:
+            self._retry(row, error, uncertain=False)
             return
         log.warning("outbox: %s to %s failed for good: %s", row.idempotency_key, row.channel,
                     error)
@@ -551,7 +571,7 @@ class OutboxSender:
 
     def _retry(self, row: OutboxMessage, error: str, *, uncertain: bool) -> None:
         attempts = row.attempts + 1
-        if attempts >= self.max_attempts:
+        if attempts >= self.max_attempts and self.clock() >= row.created_at + self.max_age:
             self._finish(row, status=FAILED, error=f"gave up after {attempts} tries: {error}",
                          attempts=attempts, uncertain=uncertain or row.uncertain)
             self.report.failed += 1
@@ -594,24 +614,36 @@ class OutboxSender:
                 .values(**values))
 
     def _settle_uncertain(self, row: OutboxMessage) -> bool:
-        """True when the row was settled from Slack's history (found, or unverifiable)."""
+        """Look for an uncertain row's message in Slack's history before it is posted again.
+
+        True when that settled the row: found (recorded as sent), nobody to deliver to, or
+        the history cannot be read for the moment (looked up again later: uncertainty is
+        never turned into a loss). False: post it, because it is not there, or because the
+        history can never be read here (no scope for a channel, a file upload): a possible
+        duplicate rather than a loss.
+        """
+        if (row.payload or {}).get("files"):
+            return False  # uploads carry no metadata to look for
         try:
             found = self._find_posted(row)
         except SlackApiError as exc:
-            error = str((exc.response.data if isinstance(exc.response.data, dict) else {})
-                        .get("error") or exc.response.status_code)
-            if exc.response.status_code == 429 or exc.response.status_code >= 500:
+            status, error = _failure(exc)
+            if status == 429 or error == "ratelimited":
                 self._reschedule(row, delay=_retry_after(exc.response.headers),
                                  error=f"history: {error}", count_attempt=False)
                 return True
+            if _unknown_outcome(status, error) or error in TRANSIENT_ERRORS:
+                self._retry(row, f"history: {error}", uncertain=True)
+                return True
             if error in UNREACHABLE_ERRORS:  # nobody to deliver to, so nothing was posted
                 self._finish(row, status=FAILED, error=error)
-            else:
-                self._finish(row, status=FAILED,
-                             error=f"unconfirmed: history unreadable ({error})")
-            self.report.failed += 1
-            return True
-        except (OSError, TimeoutError) as exc:
+                self.report.failed += 1
+                return True
+            log.warning("outbox: cannot read the history of %s to check %s (%s); posting "
+                        "it again: it may show twice, but it is not lost", row.channel,
+                        row.idempotency_key, error)
+            return False
+        except CONNECTION_ERRORS as exc:
             self._retry(row, f"history: {type(exc).__name__}", uncertain=True)
             return True
         if found is None:
@@ -685,6 +717,23 @@ class Delivered:
     @property
     def sent(self) -> bool:
         return self.status == SENT
+
+
+def _failure(exc: SlackApiError) -> tuple[int, str]:
+    """The HTTP status and Slack's error name of a failed call (``not_json`` when the answer
+    was not JSON, e.g. an HTML error page)."""
+    response = exc.response
+    status = int(getattr(response, "status_code", 200) or 200)
+    data = response.data if isinstance(response.data, dict) else {}
+    error = str(data.get("error") or f"http_{status}")
+    if error.startswith(NOT_JSON) or isinstance(response.data, bytes | str):
+        error = "not_json"
+    return status, error
+
+
+def _unknown_outcome(status: int, error: str) -> bool:
+    """Whether Slack may have carried out a call that failed this way."""
+    return status >= 500 or error == "not_json" or error in AMBIGUOUS_ERRORS
 
 
 def _retry_after(headers: Mapping[str, Any] | None) -> float:

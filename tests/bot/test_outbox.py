@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +47,24 @@ def sandbox() -> Iterator[SlackSandbox]:
         sb.add_users([{"id": f"U{i:03d}", "name": f"p{i}", "deleted": False, "is_bot": False}
                       for i in range(40)])
         sb.add_users([{"id": "UGONE", "name": "gone", "deleted": True, "is_bot": False}])
+        yield sb
+
+
+def manifest_scopes() -> list[str]:
+    """The bot scopes manifest.yml asks for: what the bot really has in a workspace."""
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml")
+                              .read_text(encoding="utf-8"))
+    return list(manifest["oauth_config"]["scopes"]["bot"])
+
+
+@pytest.fixture
+def scoped_sandbox() -> Iterator[SlackSandbox]:
+    """A sandbox that refuses what the manifest's scopes do not allow."""
+    with SlackSandbox(scopes=manifest_scopes()) as sb:
+        sb.add_users([{"id": f"U{i:03d}", "name": f"p{i}", "deleted": False, "is_bot": False}
+                      for i in range(5)])
         yield sb
 
 
@@ -98,7 +118,8 @@ def test_every_message_is_delivered_once_through_429s(
 
 
 def test_crash_after_slack_accepted_is_recorded_not_resent(
-        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+        sessions: sessionmaker[Session], scoped_sandbox: SlackSandbox) -> None:
+    sandbox = scoped_sandbox
     queue(sessions, ["U001", "U002", "U003"])
 
     def die(row: OutboxMessage, response: Any) -> None:
@@ -143,16 +164,18 @@ def test_permanent_errors_fail_at_once_and_transient_ones_are_retried(
     assert posted_keys(sandbox) == Counter({"m:U001": 1})
 
 
-def test_unverifiable_uncertain_send_fails_rather_than_risking_a_duplicate(
+def test_unverifiable_uncertain_send_is_posted_again_never_lost(
         sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    # A history that can never be read here (no scope for that channel): a possible
+    # duplicate beats a loss.
     queue(sessions, ["U001"])
     sender(sessions, sandbox)._claim_next()
     sandbox.fail("conversations.history", error="missing_scope", times=None)
     sender(sessions, sandbox).drain(timeout=10)
     with sessions() as s:
         row = s.scalars(select(OutboxMessage)).one()
-    assert row.status == FAILED and row.last_error.startswith("unconfirmed")
-    assert sandbox.messages() == []
+    assert row.status == SENT
+    assert posted_keys(sandbox) == Counter({"m:U001": 1})
 
 
 def test_expired_messages_are_not_sent(
@@ -224,3 +247,105 @@ def test_quiet_hours_hold_a_dm_until_morning_in_the_recipients_timezone() -> Non
     assert after_quiet_hours(late, "Not/AZone", "20-8") is not None  # falls back to UTC
     # a daytime window works too
     assert after_quiet_hours(late, "UTC", "12-14") is None
+
+
+# ------------------------------------------------------------------ outages (issue 10)
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_a_post_slack_made_before_answering_5xx_is_recorded_not_posted_again(
+        sessions: sessionmaker[Session], scoped_sandbox: SlackSandbox, status: int) -> None:
+    sandbox = scoped_sandbox  # with the manifest's scopes, the history must be readable
+    queue(sessions, ["U001", "U002"])
+    sandbox.fail("chat.postMessage", status, after=True, times=1)
+    sender(sessions, sandbox, backoff_base=0.05).drain(timeout=15)
+    assert posted_keys(sandbox) == Counter({"m:U001": 1, "m:U002": 1})
+    assert sandbox.calls("conversations.history"), "the unknown outcome was looked up"
+    with sessions() as s:
+        assert status_counts(s) == {SENT: 2}
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_a_200_with_an_html_body_is_retried_not_failed_for_good(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox, after: bool) -> None:
+    # A proxy's HTML page where Slack's JSON should be: Slack may or may not have posted.
+    queue(sessions, ["U001"])
+    sandbox.fail("chat.postMessage", 200, html=True, after=after, times=1)
+    sender(sessions, sandbox, backoff_base=0.05).drain(timeout=15)
+    assert posted_keys(sandbox) == Counter({"m:U001": 1})
+    with sessions() as s:
+        row = s.scalars(select(OutboxMessage)).one()
+    assert row.status == SENT and row.attempts == 1
+
+
+def test_an_outage_longer_than_max_attempts_delays_messages_instead_of_losing_them(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    users = [f"U{i:03d}" for i in range(6)]
+    queue(sessions, users)
+    sandbox.fail("chat.postMessage", 500, times=None)
+    s = sender(sessions, sandbox, backoff_base=0.02, backoff_cap=0.1, max_attempts=3,
+               channel_interval=0.0)
+    s.drain(timeout=2)
+    with sessions() as session:
+        rows = session.scalars(select(OutboxMessage)).all()
+    assert {r.status for r in rows} == {"pending"}, "nothing is given up during the outage"
+    assert min(r.attempts for r in rows) > 3
+    sandbox.clear_faults()
+    s.drain(timeout=15)
+    assert posted_keys(sandbox) == Counter({f"m:{u}": 1 for u in users})
+
+
+def test_a_message_is_given_up_only_after_max_attempts_and_max_age(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["U001"])
+    sandbox.fail("chat.postMessage", 500, times=None)
+    sender(sessions, sandbox, backoff_base=0.01, backoff_cap=0.02, max_attempts=3,
+           max_age=timedelta(seconds=0)).drain(timeout=5)
+    with sessions() as s:
+        row = s.scalars(select(OutboxMessage)).one()
+    assert row.status == FAILED and row.last_error.startswith("gave up after 3 tries")
+
+
+def test_an_unreadable_history_is_read_again_until_it_answers(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["U001", "U002"])
+    sandbox.fail("chat.postMessage", 500, after=True, times=1)  # U001 posted, 500 answered
+    sandbox.fail("conversations.history", 503, times=4)
+    sandbox.fail("conversations.history", 200, html=True, times=2)
+    sender(sessions, sandbox, backoff_base=0.02).drain(timeout=20)
+    assert posted_keys(sandbox) == Counter({"m:U001": 1, "m:U002": 1})
+    assert len(sandbox.calls("conversations.history")) >= 7
+    with sessions() as s:
+        assert status_counts(s) == {SENT: 2}
+
+
+def test_a_post_that_times_out_is_looked_up_not_posted_again(
+        sessions: sessionmaker[Session], scoped_sandbox: SlackSandbox) -> None:
+    sandbox = scoped_sandbox
+    queue(sessions, ["U001"])
+    sandbox.delay("chat.postMessage", 1.5, times=1)  # Slack posts, the client gives up
+    s = OutboxSender(sessions, make_sender_client(sandbox.token, sandbox.base_url, timeout=1),
+                     clock=now, per_minute=60_000, idle_sleep=0.02, backoff_base=0.05)
+    s.drain(timeout=15)
+    assert posted_keys(sandbox) == Counter({"m:U001": 1})
+    with sessions() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+    assert row.status == SENT and row.last_error == "connection: TimeoutError"
+
+
+def test_nothing_is_claimed_while_the_sender_waits_for_its_slot(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    # One post a second: between two posts the sender waits, and a crash then must leave
+    # no row "sending" (it would be treated as possibly posted after a restart).
+    queue(sessions, ["U001", "U002", "U003"])
+    s = sender(sessions, sandbox, per_minute=60)
+    s.start()
+    try:
+        sandbox.wait_for(lambda: len(sandbox.messages()) == 1, timeout=10)
+        seen = []
+        for _ in range(6):
+            time.sleep(0.1)
+            with sessions() as session:
+                seen.append(status_counts(session).get(SENDING, 0))
+    finally:
+        s.stop()
+    assert seen == [0] * 6

@@ -17,6 +17,7 @@ from bot.devkit.sandbox.state import StoredFile, WorkspaceState, short_hash
 from bot.devkit.workspace import APP_ID, BOT_USER_ID, TEAM_DOMAIN
 
 # Scopes each method needs; only checked when the sandbox is given a scope list.
+# conversations.history checks its own: the scope depends on the kind of channel read.
 METHOD_SCOPES: dict[str, str] = {
     "users.list": "users:read",
     "users.info": "users:read",
@@ -265,6 +266,12 @@ class WebApi(WorkspaceState):
 
     def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._conversation(params.get("channel"))
+        needed = ("im:history" if channel.get("is_im") else "mpim:history"
+                  if channel.get("is_mpim") else "groups:history"
+                  if channel.get("is_private") else "channels:history")
+        scopes = getattr(self, "scopes", None)
+        if scopes is not None and needed not in scopes:  # the scope depends on the channel
+            raise ApiError("missing_scope", needed=needed, provided=",".join(sorted(scopes)))
         found = [
             {
                 k: v

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from bot.devkit.sandbox.faults import FaultInjection, Reply
+from bot.devkit.sandbox.faults import HTML_BODY, HTML_PAGE, FaultInjection, Reply
 from bot.devkit.sandbox.methods import METHOD_SCOPES, ApiError, WebApi
 
 
@@ -193,7 +193,9 @@ class SlackSandbox(FaultInjection, WebApi):
             params = _parse_params(split.query, raw, headers.get("content-type", ""))
             status, body, extra = self._dispatch(method, params, headers)
             self._record(method, params, headers, status, body)
-            if status >= 500:
+            if body.get(HTML_BODY):
+                _send(request, status, HTML_PAGE.encode(), "text/html", extra)
+            elif status >= 500:
                 _send(request, status, b"upstream connect error", "text/plain", extra)
             else:
                 payload = json.dumps(body).encode()
@@ -238,6 +240,9 @@ class SlackSandbox(FaultInjection, WebApi):
                 result = handler(params)
         except ApiError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, extra
+        late = self._injected(method, after=True)  # done, then answered with a failure
+        if late is not None:
+            return late
         return 200, {"ok": True, **result}, extra
 
     def _answered_with_fault(
