@@ -95,7 +95,7 @@ class NotYourSuggestion(ChampionError):
 class ChampionsFromGroup(ChampionError):
     def __init__(self, group: str) -> None:
         super().__init__(f"Champions come from the Slack user group <!subteam^{group}>: add or "
-                         "remove people there and PeerPulse follows within the hour.")
+                         "remove people there and PeerPulse follows within 15 minutes.")
 
 
 # ---------------------------------------------------------------------- time
