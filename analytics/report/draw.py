@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,16 +21,24 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.transforms import Bbox
 
+from analytics.labels import analysis_labels
+from analytics.layout import layout
 from analytics.model import Analysis
 
 __all__ = [
     "DEFAULT_MAX_NODES_FULL",
+    "LEGEND_GROUPS",
     "MAP_COMMUNITIES",
+    "Picture",
     "community_colour",
     "community_of",
     "draw_network",
+    "group_colours",
+    "picture",
     "short_label",
+    "split_label",
 ]
 
 #: Above this many people the picture is a community-level map. 300 nodes is about where a
@@ -121,6 +130,28 @@ def _new_figure(size: tuple[float, float]) -> tuple[Figure, Any]:
     return figure, ax
 
 
+ColourBy = Literal["community", "team"]
+
+#: Colours in the legend: the rest of the groups are drawn in grey and counted together, so
+#: every colour in the picture is explained by the legend.
+LEGEND_GROUPS = 10
+_ISOLATE_FACE = "white"
+_ISOLATE_EDGE = "#8a8a8a"
+
+
+@dataclass
+class Picture:
+    """A drawn picture and what is on it: the figure, which kind of picture, every label
+    placed (text and its box in pixels), the legend (text, colour) and the colours used."""
+
+    figure: Figure
+    mode: Mode
+    labels: list[tuple[str, Bbox]] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    colours: set[str] = field(default_factory=set)
+    alt: str = ""
+
+
 def draw_network(
     analysis: Analysis,
     path: str | Path,
@@ -129,8 +160,10 @@ def draw_network(
     seed: int | None = None,
     label_top: int = DEFAULT_LABEL_TOP,
     dpi: int = 120,
+    colour_by: ColourBy = "community",
+    positions: Mapping[str, tuple[float, float]] | None = None,
 ) -> Mode:
-    """Draw the analysed network to a PNG file.
+    """Draw the analysed network to a PNG file (its alt text in the PNG's Description).
 
     Parameters
     ----------
@@ -144,8 +177,13 @@ def draw_network(
     seed : int or None
         Layout seed; None takes ``result.options.seed``. Same seed, same picture.
     label_top : int, default 15
-        In networks of more than 30 people, label only this many, by PageRank.
+        In networks of more than 30 people, label only this many, by PageRank (champions
+        are always labelled).
     dpi : int, default 120
+    colour_by : "community" or "team"
+        Colour people by the community found in the ties, or by formal team.
+    positions : mapping, optional
+        Person -> (x, y), e.g. from :func:`analytics.layout.layout`; computed when absent.
 
     Returns
     -------
@@ -163,22 +201,41 @@ def draw_network(
     >>> out.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
     True
     """
+    drawn = picture(analysis, max_nodes_full=max_nodes_full, seed=seed, label_top=label_top,
+                    dpi=dpi, colour_by=colour_by, positions=positions)
+    drawn.figure.savefig(path, format="png", dpi=dpi, facecolor="white",
+                         metadata={"Title": "PeerPulse network picture (confidential)",
+                                   "Description": drawn.alt})
+    return drawn.mode
+
+
+def picture(
+    analysis: Analysis,
+    *,
+    max_nodes_full: int = DEFAULT_MAX_NODES_FULL,
+    seed: int | None = None,
+    label_top: int = DEFAULT_LABEL_TOP,
+    dpi: int = 120,
+    colour_by: ColourBy = "community",
+    positions: Mapping[str, tuple[float, float]] | None = None,
+) -> Picture:
+    """Draw the picture in memory (:func:`draw_network` saves it); see its parameters."""
     graph = analysis.graph
     seed = _seed(analysis, seed)
     if graph.number_of_nodes() == 0:
         figure, ax = _new_figure((6, 4))
         ax.text(0.5, 0.5, "No people to draw", ha="center", va="center", fontsize=14)
-        mode: Mode = "empty"
-    elif graph.number_of_nodes() <= max_nodes_full:
-        figure, ax = _new_figure((11, 9))
-        _draw_full(analysis, ax, seed=seed, label_top=label_top)
-        mode = "full"
-    else:
-        figure, ax = _new_figure((11, 9))
-        _draw_community_map(analysis, ax, seed=seed)
-        mode = "community_map"
-    figure.savefig(path, format="png", dpi=dpi, facecolor="white")
-    return mode
+        return Picture(figure, "empty", alt="An empty network picture: no people to draw.")
+    if graph.number_of_nodes() <= max_nodes_full:
+        return _draw_full(analysis, seed=seed, label_top=label_top, dpi=dpi,
+                          colour_by=colour_by, positions=positions)
+    figure, ax = _new_figure((11, 9))
+    _draw_community_map(analysis, ax, seed=seed)
+    members = Counter(c for c in community_of(analysis).values() if c is not None)
+    alt = (f"Community map of {_people(graph.number_of_nodes())} and "
+           f"{graph.number_of_edges():,} ties: one disc per community "
+           f"({len(members):,} communities), lines for the ties between them.")
+    return Picture(figure, "community_map", alt=alt)
 
 
 def _pagerank(analysis: Analysis) -> dict[str, float]:
@@ -192,57 +249,126 @@ def _pagerank(analysis: Analysis) -> dict[str, float]:
     return ranks
 
 
-def _layout(graph: nx.Graph, seed: int) -> dict[Any, np.ndarray]:
-    """Spring layout of the connected people; isolates go in rows beneath them.
+def split_label(label: str) -> tuple[str, str]:
+    """``"Ana Silva (Sales, U1)"`` -> ``("Ana Silva", "Sales, U1")``: the picture's two lines.
 
-    Left to the spring layout, isolates drift to the far edges and squeeze everyone else
-    into the middle of the picture.
+    Examples
+    --------
+    >>> split_label("Ana Silva (Sales)"), split_label("Noor")
+    (('Ana Silva', 'Sales'), ('Noor', ''))
     """
-    # Log-damped weights: one very strong pair should not collapse onto a point.
-    layout_graph: nx.Graph[str] = nx.Graph()
-    for a, b, data in graph.edges(data=True):
-        if a == b:
-            continue
-        weight = 1.0 + math.log1p(float(data.get("weight", 1.0) or 0.0))
-        if layout_graph.has_edge(a, b):
-            layout_graph[a][b]["w"] += weight
-        else:
-            layout_graph.add_edge(a, b, w=weight)
-    connected = sorted(layout_graph.nodes)
-    isolates = sorted(n for n in graph.nodes if n not in layout_graph)
-    position: dict[Any, np.ndarray] = {}
-    if connected:
-        ordered: nx.Graph[str] = nx.Graph()
-        ordered.add_nodes_from(connected)  # sorted insertion order keeps the layout stable
-        ordered.add_edges_from(sorted(layout_graph.edges(data=True)))
-        n = len(connected)
-        k = 1.6 / math.sqrt(n) if n > 1 else None
-        position = nx.spring_layout(ordered, weight="w", seed=seed, k=k, iterations=100)
-    if isolates:
-        per_row = max(6, math.ceil(math.sqrt(len(isolates)) * 2))
-        bottom = min((float(p[1]) for p in position.values()), default=0.0) - 0.35
-        for index, node in enumerate(isolates):
-            row, column = divmod(index, per_row)
-            x = -1.0 + 2.0 * (column + 0.5) / per_row if len(isolates) > 1 else 0.0
-            position[node] = np.array([x, bottom - 0.22 * row])
-    return position
+    if label.endswith(")") and " (" in label:
+        name, _, rest = label.rpartition(" (")
+        return name, rest[:-1]
+    return label, ""
 
 
-def _draw_full(analysis: Analysis, ax: Any, *, seed: int, label_top: int) -> None:
+def group_colours(
+    analysis: Analysis, colour_by: ColourBy, labels: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Colour of every person and the legend that explains every colour drawn.
+
+    The :data:`LEGEND_GROUPS` largest groups (communities by size, or formal teams by size)
+    get their own colour and legend line; everyone else in a group is drawn grey under one
+    "smaller ..." line; isolated people are hollow circles under their own line.
+
+    Examples
+    --------
+    >>> from analytics.model import Person, Tie
+    >>> from analytics.pipeline import analyze
+    >>> a = analyze([Tie("a", "b")], [Person("a", team="X"), Person("b", team="Y"), Person("c")])
+    >>> colours, legend = group_colours(a, "team")
+    >>> colours["a"] != colours["b"], [text for text, _ in legend]
+    (True, ['X (1 person)', 'Y (1 person)', 'isolated: no tie (1 person)'])
+    """
     graph = analysis.graph
-    nodes = sorted(graph.nodes)
-    position = _layout(graph, seed)
     communities = community_of(analysis)
+    roles = analysis.result.roles.get("isolate")
+    if roles is not None and analysis.result.people:
+        isolated = set(roles) & set(graph)
+    else:  # a hand-built result: trust the graph (self-ties are no ties)
+        isolated = {n for n in graph
+                    if all(a == b for a, b in (*graph.in_edges(n), *graph.out_edges(n)))}
+    if colour_by == "team":
+        group = {n: str(graph.nodes[n].get("team") or "") for n in graph if n not in isolated}
+        sizes = Counter(g for g in group.values() if g)
+        order = sorted(sizes, key=lambda g: (-sizes[g], g))
+        named = {g: f"{g} ({_people(sizes[g])})" for g in order}
+        rest_text = "other teams"
+        no_group = "no team"
+    else:
+        group = {n: str(communities[n]) for n in graph
+                 if n not in isolated and communities.get(n) is not None}
+        sizes = Counter(group.values())
+        order = sorted(sizes, key=lambda g: (-sizes[g], int(g)))
+        hints = _dominant_teams(analysis)
+        named = {g: f"community {int(g) + 1} ({_people(sizes[g])}"
+                    f"{', mostly ' + short_label(hints[int(g)], 16) if int(g) in hints else ''})"
+                 for g in order}
+        rest_text = "smaller communities"
+        no_group = "no community"
+    coloured = order[:LEGEND_GROUPS]
+    colour_of = {g: _PALETTE[i] for i, g in enumerate(coloured)}
+    colours: dict[str, str] = {}
+    for node in graph:
+        if node in isolated:
+            colours[node] = _ISOLATE_FACE
+        else:
+            colours[node] = colour_of.get(group.get(node, ""), _OTHER)
+    legend = [(named[g], colour_of[g]) for g in coloured]
+    others = [n for n in graph if n not in isolated and group.get(n, "") not in colour_of]
+    if others:
+        ungrouped = sum(1 for n in others if not group.get(n))
+        text = (f"{len(order) - len(coloured)} {rest_text}" if len(order) > len(coloured)
+                else no_group)
+        if ungrouped and len(order) > len(coloured):
+            text += f" or {no_group}"
+        legend.append((f"{text} ({_people(len(others))})", _OTHER))
+    if isolated:
+        legend.append((f"isolated: no tie ({_people(len(isolated))})", _ISOLATE_FACE))
+    return colours, legend
+
+
+def _draw_full(
+    analysis: Analysis,
+    *,
+    seed: int,
+    label_top: int,
+    dpi: int,
+    colour_by: ColourBy,
+    positions: Mapping[str, tuple[float, float]] | None,
+) -> Picture:
+    graph = analysis.graph
+    nodes = sorted(graph.nodes, key=str)
+    position = dict(positions) if positions is not None else layout(
+        graph, {n: c for n, c in community_of(analysis).items() if c is not None}, seed=seed)
+    xy = np.array([position[n] for n in nodes], dtype=float)
+    span_x = float(np.ptp(xy[:, 0])) or 1.0
+    span_y = float(np.ptp(xy[:, 1])) or 1.0
+    # The figure takes the layout's shape (no empty band), with room on the right for
+    # the legend.
+    width = 13.0
+    height = float(min(11.0, max(5.5, 8.6 * span_y / span_x + 1.4)))
+    figure = Figure(figsize=(width, height), dpi=dpi)
+    FigureCanvasAgg(figure)
+    ax = figure.add_axes((0.01, 0.01, 0.68, 0.88))
+    ax.set_axis_off()
+    pad_x, pad_y = 0.06 * span_x, 0.06 * span_y
+    ax.set_xlim(float(xy[:, 0].min()) - pad_x, float(xy[:, 0].max()) + pad_x)
+    ax.set_ylim(float(xy[:, 1].min()) - pad_y, float(xy[:, 1].max()) + pad_y)
+
+    labels = analysis_labels(analysis)
+    colours, legend = group_colours(analysis, colour_by, labels)
     ranks = _pagerank(analysis)
     top_rank = max(ranks.values(), default=0.0) or 1.0
 
-    segments = [(position[a], position[b]) for a, b in graph.edges]
+    segments = [(position[a], position[b]) for a, b in graph.edges if a != b]
     widths = [
         0.4 + 0.5 * math.log1p(float(d.get("weight", 1.0) or 0.0))
-        for _, _, d in graph.edges(data=True)
+        for a, b, d in graph.edges(data=True) if a != b
     ]
     ax.add_collection(
-        LineCollection(segments, colors="#8a8a8a", linewidths=widths, alpha=0.45, zorder=1)
+        LineCollection(segments, colors="#8a8a8a", linewidths=widths, alpha=0.35, zorder=1)
     )
 
     def size(node: str) -> float:
@@ -250,70 +376,147 @@ def _draw_full(analysis: Analysis, ax: Any, *, seed: int, label_top: int) -> Non
 
     champions = [n for n in nodes if graph.nodes[n].get("champion")]
     others = [n for n in nodes if not graph.nodes[n].get("champion")]
-    for group, marker, scale, edge, width in (
-        (others, "o", 1.0, "white", 0.8),
-        (champions, "*", 2.6, _CHAMPION_EDGE, 1.2),
-    ):
+    for group, marker, scale, width_line in ((others, "o", 1.0, 0.8),
+                                             (champions, "*", 2.6, 1.2)):
         if not group:
             continue
-        xy = np.array([position[n] for n in group])
+        points = np.array([position[n] for n in group])
         ax.scatter(
-            xy[:, 0],
-            xy[:, 1],
+            points[:, 0], points[:, 1],
             s=[size(n) * scale for n in group],
-            c=[community_colour(communities.get(n)) for n in group],
+            c=[colours[n] for n in group],
             marker=marker,
-            edgecolors=edge,
-            linewidths=width,
+            edgecolors=[_CHAMPION_EDGE if marker == "*" else
+                        (_ISOLATE_EDGE if colours[n] == _ISOLATE_FACE else "white")
+                        for n in group],
+            linewidths=width_line,
             zorder=3 if marker == "o" else 4,
         )
 
-    labelled = nodes if len(nodes) <= LABEL_ALL_MAX else _top(nodes, ranks, label_top)
-    for node in labelled:
-        x, y = position[node]
-        name = str(graph.nodes[node].get("name") or node)
-        ax.annotate(
-            short_label(name),
-            (x, y),
-            xytext=(0, 7 + math.sqrt(size(node)) / 2),
-            textcoords="offset points",
-            ha="center",
-            fontsize=8,
-            zorder=5,
-            parse_math=False,  # a "$" in a name must stay a dollar sign
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
-        )
-    ax.autoscale_view()
-    ax.margins(0.08)
+    wanted = nodes if len(nodes) <= LABEL_ALL_MAX else _top(nodes, ranks, label_top)
+    order = champions + [n for n in sorted(wanted, key=lambda n: (-ranks.get(n, 0.0), n))
+                         if n not in set(champions)]
+    placed = _place_labels(figure, ax, order, position, labels, set(champions),
+                           {n: math.sqrt(size(n) * (2.6 if n in set(champions) else 1.0)) / 2
+                            for n in nodes})
 
-    counts = Counter(c for c in communities.values() if c is not None)
     handles = [
-        Line2D([], [], marker="o", ls="", color=community_colour(c), markersize=9,
-               label=f"community {c} ({_people(counts[c])})")
-        for c in sorted(counts)[:8]
-    ]  # fmt: skip
-    if len(counts) > 8:
-        handles.append(
-            Line2D([], [], marker="o", ls="", color=_OTHER, markersize=9,
-                   label=f"{len(counts) - 8} smaller communities")
-        )  # fmt: skip
+        Line2D([], [], marker="o", ls="", markerfacecolor=colour,
+               markeredgecolor=_ISOLATE_EDGE if colour == _ISOLATE_FACE else colour,
+               markersize=9, label=text)
+        for text, colour in legend
+    ]
     if champions:
-        handles.append(
-            Line2D([], [], marker="*", ls="", color="white", markeredgecolor=_CHAMPION_EDGE,
-                   markersize=14, label="champion")
-        )  # fmt: skip
-    if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
-                  fontsize=9)  # fmt: skip
-    shown = (
-        "everyone labelled" if labelled is nodes else f"top {len(labelled)} by PageRank labelled"
+        handles.append(Line2D([], [], marker="*", ls="", color="white",
+                              markeredgecolor=_CHAMPION_EDGE, markersize=14,
+                              label=f"champion ({_people(len(champions))}), always labelled"))
+    figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.70, 0.89),
+                  frameon=False, fontsize=8.5, title=f"colour = {colour_by}",
+                  title_fontsize=9, alignment="left")
+    labelled = len(placed)
+    shown = ("everyone labelled" if labelled == len(nodes)
+             else f"{labelled} most central people labelled")
+    figure.suptitle(
+        f"{_people(len(nodes))}, {graph.number_of_edges():,} ties · colour = "
+        f"{'formal team' if colour_by == 'team' else 'community found in the ties'} · size = "
+        f"PageRank{' · star = champion' if champions else ''} · {shown}",
+        fontsize=10.5, x=0.01, ha="left", y=0.985,
     )
-    ax.set_title(
-        f"{_people(len(nodes))}, {graph.number_of_edges():,} ties\n"
-        f"colour = community · size = PageRank{' · star = champion' if champions else ''}"
-        f" · {shown}",
-        fontsize=11,
-    )
+    figure.text(0.01, 0.925, "CONFIDENTIAL: named network data", fontsize=8,
+                color="#a33", ha="left")
+    isolates = sum(1 for n in nodes if colours[n] == _ISOLATE_FACE)
+    named_champions = ", ".join(labels.get(n, n) for n in champions[:5])
+    alt = (f"Network picture of {_people(len(nodes))} and {graph.number_of_edges():,} ties, "
+           f"coloured by {'formal team' if colour_by == 'team' else 'community'}"
+           f" ({len([t for t, c in legend if c not in (_OTHER, _ISOLATE_FACE)])} colours "
+           "in the legend)"
+           + (f"; champions shown as labelled stars: {named_champions}"
+              + (f" and {len(champions) - 5} more" if len(champions) > 5 else "")
+              if champions else "")
+           + (f"; {_people(isolates)} with no tie in a row at the bottom" if isolates else "")
+           + f"; {labelled} people labelled by name and team.")
+    return Picture(figure, "full", labels=placed, legend=legend,
+                   colours={colours[n] for n in nodes}, alt=alt)
+
+
+# Where a label may go around its node, in points: above, below, right, left, then the
+# diagonals, then the same further out (with a thin leader line).
+_OFFSETS = [(0.0, 1.0), (0.0, -1.0), (1.0, 0.0), (-1.0, 0.0),
+            (0.8, 0.8), (-0.8, 0.8), (0.8, -0.8), (-0.8, -0.8)]
+
+
+def _place_labels(
+    figure: Figure,
+    ax: Any,
+    order: list[str],
+    position: Mapping[str, tuple[float, float]],
+    labels: Mapping[str, str],
+    always: set[str],
+    radius_pt: Mapping[str, float],
+) -> list[tuple[str, Bbox]]:
+    """Place labels greedily, in priority order, where they overlap no other label and no
+    node; a label that fits nowhere is left out, except a champion's, which goes to its
+    farthest spot with a leader line."""
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    to_px = ax.transData
+    points = np.array([position[n] for n in position], dtype=float)
+    centres = to_px.transform(points)
+    radii = np.array([radius_pt[n] for n in position]) * figure.dpi / 72.0
+    index = {n: i for i, n in enumerate(position)}
+    frame = ax.get_window_extent(renderer)
+    placed: list[tuple[str, Bbox]] = []
+    boxes: list[Bbox] = []
+    for node in order:
+        name, team = split_label(labels.get(node, node))
+        text = short_label(name, 24) + (f"\n{short_label(team, 26)}" if team else "")
+        r = radius_pt[node]
+        chosen = None
+        for distance in (1.0, 2.0, 3.2, 4.6, 6.2):
+            for dx, dy in _OFFSETS:
+                offset = ((r + 3.0) * distance * dx * (1.6 if dx else 1.0),
+                          (r + 3.0) * distance * dy)
+                ha = "center" if dx == 0 else ("left" if dx > 0 else "right")
+                va = "center" if dy == 0 else ("bottom" if dy > 0 else "top")
+                note = ax.annotate(
+                    text, position[node], xytext=offset, textcoords="offset points",
+                    ha=ha, va=va, fontsize=7.5, zorder=5, parse_math=False,
+                    linespacing=1.0,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                          "alpha": 0.85},
+                    arrowprops=({"arrowstyle": "-", "color": "#555555", "lw": 0.6}
+                                if distance > 1.0 else None),
+                )
+                box = note.get_window_extent(renderer).expanded(1.04, 1.08)
+                inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
+                          and box.y1 <= frame.y1)
+                clear = inside and not any(box.overlaps(other) for other in boxes)
+                if clear:
+                    nearest_x = np.clip(centres[:, 0], box.x0, box.x1)
+                    nearest_y = np.clip(centres[:, 1], box.y0, box.y1)
+                    # a label may graze the rim of a disc, never cover most of it
+                    hit = (np.hypot(centres[:, 0] - nearest_x, centres[:, 1] - nearest_y)
+                           < 0.7 * radii)
+                    hit[index[node]] = False
+                    clear = not hit.any()
+                if clear:
+                    chosen = (note, box)
+                    break
+                note.remove()
+            if chosen:
+                break
+        if chosen is None and node in always:
+            note = ax.annotate(
+                text, position[node], xytext=(0.0, (r + 3.0) * 3.6), textcoords="offset points",
+                ha="center", va="bottom", fontsize=7.5, zorder=6, parse_math=False,  # last resort
+                linespacing=1.0,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "#999999", "lw": 0.5},
+                arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
+            )
+            chosen = (note, note.get_window_extent(renderer))
+        if chosen is not None:
+            boxes.append(chosen[1])
+            placed.append((text, chosen[1]))
+    return placed
 
 
 def _people(count: int) -> str:

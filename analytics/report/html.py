@@ -3,15 +3,20 @@
 :func:`render_report` turns an analysis into a view model of plain, already formatted
 values and hands it to ``templates/report.html.j2`` through one autoescaping jinja2
 Environment, so every piece of user text (names, team names, ids) is escaped by the
-template engine and never by hand. The picture is embedded as base64 and the adoption
-curves are inline SVG: the page loads nothing from anywhere.
+template engine and never by hand. The page opens with what to do (a plain-language summary
+and three to five prioritised actions, each linked to its evidence), then how far to trust
+it, the interactive map (Cytoscape.js, vendored in ``static/`` and inlined), the kinds of
+people, teams, champions, trends and every figure with its one-line meaning. The picture is
+embedded as base64, the charts are inline SVG, the map's data inline JSON: the page loads
+nothing from anywhere.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -19,17 +24,40 @@ from typing import Any
 
 import jinja2
 
+from analytics import champions as champions_mod
+from analytics.actions import ACTION_RULES, Action, prioritised_actions
+from analytics.labels import LABEL_RULE, analysis_labels
+from analytics.layout import layout
 from analytics.model import Analysis
+from analytics.people_kinds import TIE_BREAK, PeopleKind, people_kinds, rank
 from analytics.results import (
     AnalysisResult,
     ChampionPicks,
     Diffusion,
     NetworkFigures,
-    PersonResult,
     TeamMatrix,
 )
+from analytics.stability import Stability, response_coverage, top_list_stability
+from analytics.trends import TREND_SERIES, TrendPoint, trend_point
 
-__all__ = ["fmt_number", "fmt_share", "fmt_time", "render_report", "svg_curves"]
+__all__ = [
+    "CONFIDENTIAL",
+    "MEANINGS",
+    "fmt_number",
+    "fmt_share",
+    "fmt_time",
+    "map_data",
+    "render_report",
+    "svg_curves",
+]
+
+CONFIDENTIAL = "Confidential: named network data"
+_STATIC = Path(__file__).with_name("static")
+CYTOSCAPE_VERSION = "3.35.0"
+#: The interactive map shows at most this many people (the most central by PageRank).
+MAP_MAX_PEOPLE = 1500
+#: How many people a kind of people lists before "and N more".
+KIND_LIST_MAX = 12
 
 _TEMPLATES = Path(__file__).with_name("templates")
 # How many people a role lists before "and N more"; the full lists are in people.csv.
@@ -43,9 +71,55 @@ _ROLE_TITLES = {
     "broker": "Brokers",
     "boundary_spanner": "Boundary spanners",
     "peripheral": "Peripheral people",
-    "isolate": "Isolates",
+    "isolate": "Isolated people",
     "rising": "Rising",
     "fading": "Fading",
+}
+_ROLE_WORDS = {
+    "central_connector": "central connector",
+    "broker": "broker",
+    "boundary_spanner": "boundary spanner",
+    "peripheral": "on the edge",
+    "isolate": "isolated",
+    "rising": "rising",
+    "fading": "fading",
+}
+# Each role's list is ordered by the score that defines it (higher first, except where
+# noted), ties by name then id (analytics.people_kinds.TIE_BREAK).
+_ROLE_ORDER = {
+    "central_connector": "ordered by people who named them",
+    "broker": "ordered by betweenness",
+    "boundary_spanner": "ordered by their share of cross-team ties",
+    "peripheral": "ordered by fewest ties",
+    "isolate": "ordered by name",
+}
+
+#: One line for every figure, shown where the figure appears.
+MEANINGS = {
+    "people": "Everyone in the analysis: active people who have not opted out.",
+    "ties": "Distinct pairs where one person named another (one direction each).",
+    "participation": "Share of people who named at least one colleague: who answered.",
+    "density": "Share of all possible ties that exist; small in any large organisation.",
+    "reciprocity": "Share of ties that are returned: A named B and B named A.",
+    "clustering": "How often two of a person's contacts are also tied to each other (0–1).",
+    "components": "Separate groups among connected people, with no tie between them.",
+    "largest_component_share": "Share of people in the largest connected group.",
+    "isolates": "People with no tie at all in the window, counted apart from groups.",
+    "communities": "Informal groups found in the ties (isolated people are in none).",
+    "modularity": "How clearly the network splits into those groups (above 0.3: clearly).",
+    "e_i_index": "−1: every tie stays inside teams; +1: every tie crosses teams.",
+    "cross_team_share": "Share of ties that connect two different formal teams.",
+    "champions": "People marked as champions of the programme.",
+    "reach_one": "Share of people a champion knows directly (ties either way).",
+    "reach_two": "Share of people within two steps of a champion: a friend of a friend.",
+    "in_degree": "Named by: how many different people named this person.",
+    "out_degree": "Names: how many different people this person named.",
+    "betweenness": "Share of shortest paths between others that pass through this person.",
+    "pagerank": "Importance from being named by important people (all add up to 1).",
+    "constraint": "Burt's constraint: high when all of one's contacts know each other.",
+    "internal_ties": "Ties between two members of the team.",
+    "external_ties": "Ties between a member and someone in another team, either way.",
+    "response": "Share of the team's members who named anyone.",
 }
 _PICK_TITLES = {
     "recommended": "Recommended",
@@ -196,19 +270,6 @@ def svg_curves(
     }
 
 
-def _names(analysis: Analysis) -> dict[str, str]:
-    names = {person.id: person.name for person in analysis.result.people}
-    for node, name in analysis.graph.nodes(data="name"):
-        if not names.get(node) and name:
-            names[node] = str(name)
-    return names
-
-
-def _person(names: Mapping[str, str], person_id: Any) -> dict[str, str]:
-    pid = str(person_id)
-    return {"id": pid, "name": names.get(pid) or pid}
-
-
 def _png_data(png_path: str | Path | None) -> str | None:
     if png_path is None:
         return None
@@ -216,86 +277,185 @@ def _png_data(png_path: str | Path | None) -> str | None:
     return base64.b64encode(data).decode("ascii")
 
 
-def _headline(network: NetworkFigures) -> list[dict[str, str]]:
+def _static(name: str) -> str:
+    return (_STATIC / name).read_text(encoding="utf-8")
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&``
+    survive, so no name can close the script element or open a comment."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _who(labels: Mapping[str, str], person_id: Any) -> dict[str, str]:
+    pid = str(person_id)
+    return {"id": pid, "name": labels.get(pid) or pid}
+
+
+def _figures(network: NetworkFigures, participation: float | None) -> list[dict[str, str]]:
     coverage = network.champion_coverage
-    cards = [
-        ("People", fmt_number(network.people), "in the analysis"),
-        ("Ties", fmt_number(network.ties), "distinct directed pairs"),
-        ("Density", fmt_share(network.density), "of possible ties present"),
-        ("Reciprocity", fmt_share(network.reciprocity), "of ties returned"),
-        ("Clustering", fmt_number(network.clustering), "average clustering"),
-        ("Components", fmt_number(network.components), "weakly connected"),
-        ("Largest component", fmt_share(network.largest_component_share), "of people"),
-        ("Isolates", fmt_number(network.isolates), "people with no tie"),
-        ("Communities", fmt_number(network.communities), "found by Louvain"),
-        ("Modularity", fmt_number(network.modularity), "strength of communities"),
-        ("E-I index", fmt_number(network.e_i_index), "-1 inward … +1 outward"),
-        ("Champions", fmt_number(network.champions), "marked as champions"),
-        ("Champion reach, 1 step", fmt_share(coverage.one_step), "of people"),
-        ("Champion reach, 2 steps", fmt_share(coverage.two_step), "of people"),
+    e_i = network.e_i_index
+    rows = [
+        ("People", fmt_number(network.people), "people"),
+        ("Ties", fmt_number(network.ties), "ties"),
+        ("Participation", fmt_share(participation), "participation"),
+        ("Cross-team share", fmt_share(None if e_i is None else (e_i + 1) / 2),
+         "cross_team_share"),
+        ("Champion reach, 1 step", fmt_share(coverage.one_step), "reach_one"),
+        ("Champion reach, 2 steps", fmt_share(coverage.two_step), "reach_two"),
+        ("Isolated people", fmt_number(network.isolates), "isolates"),
+        ("Communities", fmt_number(network.communities), "communities"),
+        ("Separate groups (components)", fmt_number(network.components), "components"),
+        ("Largest connected group", fmt_share(network.largest_component_share),
+         "largest_component_share"),
+        ("Density", fmt_share(network.density), "density"),
+        ("Reciprocity", fmt_share(network.reciprocity), "reciprocity"),
+        ("Clustering", fmt_number(network.clustering), "clustering"),
+        ("Modularity", fmt_number(network.modularity), "modularity"),
+        ("E-I index", fmt_number(e_i), "e_i_index"),
+        ("Champions", fmt_number(network.champions), "champions"),
     ]
-    return [{"label": a, "value": b, "note": c} for a, b, c in cards]
+    return [{"label": a, "value": b, "meaning": MEANINGS[c]} for a, b, c in rows]
 
 
-def _roles(result: AnalysisResult, names: Mapping[str, str]) -> list[dict[str, Any]]:
+def _roles(result: AnalysisResult, labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    people = {p.id: p for p in result.people}
+    scores: dict[str, Callable[[str], float]] = {
+        "central_connector": lambda i: float(people[i].in_degree),
+        "broker": lambda i: float(people[i].betweenness or 0.0),
+        "boundary_spanner": lambda i: float(people[i].cross_team_share or 0.0),
+        "peripheral": lambda i: float(people[i].in_degree + people[i].out_degree),
+    }
     rules, assigned = result.role_rules, result.roles
     order = [r for r in _ROLE_TITLES if r in rules or r in assigned]
     order += sorted(r for r in {*rules, *assigned} if r not in _ROLE_TITLES)
     rows = []
     for role in order:
-        ids = sorted(assigned.get(role, ()))
+        ids = [i for i in assigned.get(role, ()) if i in people]
+        score = scores.get(role)
+        if score is not None:
+            ids = rank({i: score(i) for i in ids}, labels, descending=role != "peripheral")
+        else:
+            ids = rank(dict.fromkeys(ids, 0.0), labels)
         rows.append(
             {
                 "role": role,
                 "title": _ROLE_TITLES.get(role, role.replace("_", " ").capitalize()),
                 "rule": rules.get(role, ""),
+                "order": _ROLE_ORDER.get(role, "ordered by name"),
                 "count": len(ids),
-                "people": [_person(names, i) for i in ids[:ROLE_LIST_MAX]],
+                "people": [_who(labels, i) for i in ids[:ROLE_LIST_MAX]],
                 "more": max(0, len(ids) - ROLE_LIST_MAX),
             }
         )
     return rows
 
 
-def _top_people(result: AnalysisResult) -> list[PersonResult]:
-    def key(person: PersonResult) -> tuple[float, float, str]:
-        return (-(person.in_degree or 0), -(person.pagerank or 0.0), person.id)
+def _kinds(kinds: list[PeopleKind], labels: Mapping[str, str]) -> list[dict[str, Any]]:
+    out = []
+    for kind in kinds:
+        members = [
+            {**_who(labels, m.id),
+             "score": fmt_number(m.score) if kind.key != "isolated" else ""}
+            for m in kind.members[:KIND_LIST_MAX]
+        ]
+        out.append({"key": kind.key, "title": kind.title, "use": kind.use, "rule": kind.rule,
+                    "score_name": kind.score_name, "count": len(kind.members),
+                    "members": members, "more": max(0, len(kind.members) - KIND_LIST_MAX)})
+    return out
 
-    return sorted(result.people, key=key)[:TOP_PEOPLE]
+
+def _heat(value: float | None) -> str:
+    """Background of a heat-map cell: white (0) to deep blue (1)."""
+    if value is None:
+        return "#ffffff"
+    v = min(max(value, 0.0), 1.0) ** 0.6
+    r, g, b = (round(255 + (c - 255) * v) for c in (33, 84, 190))
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def _matrix(matrix: TeamMatrix) -> dict[str, Any]:
+    """The team x team table as a heat map: each cell's colour is its share of the row's
+    ties (where that team's people turn), the count is written inside."""
     teams = list(matrix.teams)
     rows = []
     suppressed = False
     for team, row in zip(teams, matrix.counts, strict=False):
+        known = [v for v in row if v is not None]
+        total = sum(known)
         cells = []
-        for value in row:
-            cells.append(fmt_number(value))
+        for other, value in zip(teams, row, strict=False):
             suppressed = suppressed or value is None
-        rows.append({"team": team, "cells": cells})
+            share = (value / total) if value is not None and total else None
+            cells.append({
+                "text": fmt_number(value), "share": fmt_share(share),
+                "colour": _heat(share), "dark": share is not None and share > 0.45,
+                "own": other == team,
+            })
+        own = row[teams.index(team)] if team in teams else None
+        rows.append({"team": team, "cells": cells,
+                     "inside": fmt_share(own / total if own is not None and total else None)})
     return {"teams": teams, "rows": rows, "suppressed": suppressed}
 
 
-def _recommendation(block: ChampionPicks, names: Mapping[str, str]) -> dict[str, Any]:
-    shown = {
-        "recommended": block.recommended,
-        "current": block.current,
-        "top_degree": block.top_degree,
-        "random": block.random,
-    }
+def _teams(result: AnalysisResult, coverage: Mapping[str, float | None],
+           silo_share: float) -> list[dict[str, Any]]:
+    rows = []
+    for t in result.teams:
+        rows.append({
+            "team": t.team, "size": t.size, "suppressed": t.suppressed,
+            "response": fmt_share(coverage.get(t.team)),
+            "e_i": fmt_number(t.e_i_index), "cross": fmt_share(t.cross_team_share),
+            "internal": fmt_number(t.internal_ties), "external": fmt_number(t.external_ties),
+            "one": fmt_share(t.champion_coverage.one_step),
+            "two": fmt_share(t.champion_coverage.two_step),
+            "siloed": (not t.suppressed and t.cross_team_share is not None
+                       and t.cross_team_share <= silo_share),
+        })
+    return rows
+
+
+def _pick_rows(block: ChampionPicks, labels: Mapping[str, str]) -> list[dict[str, Any]]:
     picks = []
-    for key, pick in shown.items():
-        picks.append(
-            {
-                "key": key,
-                "title": _PICK_TITLES[key],
-                "people": [_person(names, i) for i in pick.ids],
-                "one_step": fmt_share(pick.coverage_one_step),
-                "two_step": fmt_share(pick.coverage_two_step),
-            }
-        )
-    return {"k": block.k, "picks": picks}
+    for key in ("current", "recommended", "top_degree", "random"):
+        pick = getattr(block, key)
+        picks.append({
+            "key": key,
+            "title": _PICK_TITLES[key],
+            "people": [_who(labels, i) for i in pick.ids],
+            "one_step": fmt_share(pick.coverage_one_step),
+            "two_step": fmt_share(pick.coverage_two_step),
+        })
+    return picks
+
+
+def _champions(analysis: Analysis, labels: Mapping[str, str],
+               actions: list[Action]) -> dict[str, Any]:
+    """Champions compared fairly: every pick has as many people as there are champions
+    now; and whom to add to them, with the reach each addition brings."""
+    result, graph = analysis.result, analysis.graph
+    current = sorted(p.id for p in result.people if p.champion)
+    if current:
+        teams = {p.id: p.team for p in result.people}
+        communities = {p.id: p.community for p in result.people if p.community >= 0}
+        same_size = ChampionPicks.from_dict(champions_mod.compare_picks(
+            graph, len(current), champions=current, teams=teams, communities=communities,
+            seed=result.options.seed, arrays=getattr(analysis, "arrays", None)))
+        picks = _pick_rows(same_size, labels)
+        size = len(current)
+    else:
+        picks = _pick_rows(result.recommendation, labels)
+        picks = [p for p in picks if p["key"] != "current"]
+        size = result.recommendation.k
+    add = next((a for a in actions if a.key == "add_champions"), None)
+    additions = []
+    if add is not None:
+        for pid, after in zip(add.people, add.figures.get("steps", ()), strict=False):
+            additions.append({**_who(labels, pid), "after": fmt_share(after)})
+    return {"size": size, "picks": picks, "current": len(current),
+            "additions": additions,
+            "before": fmt_share(add.figures["before"]) if add is not None else None}
 
 
 def _diffusion(block: Diffusion) -> dict[str, Any]:
@@ -310,7 +470,7 @@ def _diffusion(block: Diffusion) -> dict[str, Any]:
     return {"steps": block.steps, "runs": block.runs, "charts": charts}
 
 
-def _diff(diff: Mapping[str, Any] | None, names: Mapping[str, str]) -> dict[str, Any] | None:
+def _diff(diff: Mapping[str, Any] | None, labels: Mapping[str, str]) -> dict[str, Any] | None:
     if not diff:
         return None
     change = diff.get("coverage_change") or {}
@@ -321,8 +481,8 @@ def _diff(diff: Mapping[str, Any] | None, names: Mapping[str, str]) -> dict[str,
     return {
         "new_ties": len(diff.get("new_ties", []) or []),
         "lost_ties": len(diff.get("lost_ties", []) or []),
-        "rising": [_person(names, i) for i in diff.get("rising", []) or []],
-        "fading": [_person(names, i) for i in diff.get("fading", []) or []],
+        "rising": [_who(labels, i) for i in diff.get("rising", []) or []],
+        "fading": [_who(labels, i) for i in diff.get("fading", []) or []],
         "one_step": change.get("one_step"),
         "two_step": change.get("two_step"),
         "teams_connected": pairs("teams_connected"),
@@ -336,28 +496,168 @@ def _signed_points(value: Any) -> str:
     return f"{100.0 * value:+.1f} points"
 
 
+def _trends(points: Sequence[TrendPoint]) -> dict[str, Any]:
+    """One small SVG line chart per trend series, oldest snapshot first."""
+    points = sorted(points, key=lambda p: p.at)
+    charts = []
+    width, height, left, right, top, bottom = 300, 150, 44.0, 10.0, 14.0, 26.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    for key, (title, kind) in TREND_SERIES.items():
+        values = [getattr(p, key) for p in points]
+        known = [(i, float(v)) for i, v in enumerate(values) if v is not None]
+        if not known:
+            continue
+        if kind == "share":
+            low, high = 0.0, 1.0
+        else:
+            low, high = 0.0, max(v for _, v in known) * 1.1 or 1.0
+        span = max(len(points) - 1, 1)
+
+        def x(i: int, span: int = span) -> float:
+            return round(left + plot_w * i / span, 1) if len(points) > 1 else left + plot_w / 2
+
+        def y(v: float, low: float = low, high: float = high) -> float:
+            return round(top + plot_h * (1.0 - (v - low) / ((high - low) or 1.0)), 1)
+
+        fmt = fmt_share if kind == "share" else fmt_number
+        charts.append({
+            "key": key, "title": title, "width": width, "height": height,
+            "left": left, "right": width - right, "top": top, "bottom": height - bottom,
+            "points": " ".join(f"{x(i)},{y(v)}" for i, v in known),
+            "dots": [{"x": x(i), "y": y(v), "label": fmt(v)} for i, v in known],
+            "y_ticks": [{"y": y(v), "label": fmt(v)} for v in (low, (low + high) / 2, high)],
+            "first": fmt_time(points[known[0][0]].at)[:10],
+            "last": fmt_time(points[known[-1][0]].at)[:10],
+            "latest": fmt(known[-1][1]),
+        })
+    return {"count": len(points), "charts": charts}
+
+
+def map_data(
+    analysis: Analysis,
+    labels: Mapping[str, str],
+    positions: Mapping[str, tuple[float, float]],
+    kinds: list[PeopleKind],
+    *,
+    max_people: int = MAP_MAX_PEOPLE,
+) -> dict[str, Any]:
+    """The interactive map's data: people (label, team, community, roles, kinds, figures,
+    position, both colours) and ties, at most ``max_people`` (the most central)."""
+    from analytics.report.draw import group_colours
+
+    result, graph = analysis.result, analysis.graph
+    people = {p.id: p for p in result.people}
+    chosen = list(graph.nodes)
+    if len(chosen) > max_people:
+        pr = {p.id: p.pagerank or 0.0 for p in result.people}
+        chosen = sorted(chosen, key=lambda n: (-pr.get(n, 0.0), str(n)))[:max_people]
+    keep = set(chosen)
+    by_community, community_legend = group_colours(analysis, "community", labels)
+    by_team, team_legend = group_colours(analysis, "team", labels)
+    kinds_of: dict[str, list[str]] = {}
+    for kind in kinds:
+        for member in kind.members:
+            kinds_of.setdefault(member.id, []).append(kind.title)
+    xs = [positions[n][0] for n in chosen if n in positions] or [0.0]
+    ys = [positions[n][1] for n in chosen if n in positions] or [0.0]
+    scale = 900.0 / max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
+    nodes: list[dict[str, Any]] = []
+    for node in sorted(chosen, key=str):
+        p = people.get(node)
+        x, y = positions.get(node, (0.0, 0.0))
+        nodes.append({
+            "id": str(node), "label": labels.get(node, str(node)),
+            "team": str(graph.nodes[node].get("team") or ""),
+            "community": p.community if p is not None else -1,
+            "roles": [_ROLE_WORDS.get(r, r) for r in (p.roles if p is not None else ())],
+            "kinds": kinds_of.get(node, []),
+            "champion": bool(graph.nodes[node].get("champion")),
+            "in": p.in_degree if p is not None else 0,
+            "out": p.out_degree if p is not None else 0,
+            "x": round((x - min(xs)) * scale, 1), "y": round((max(ys) - y) * scale, 1),
+            "cc": by_community.get(node, "#d9d9d9"), "ct": by_team.get(node, "#d9d9d9"),
+        })
+    edges = [[str(a), str(b)] for a, b in graph.edges if a != b and a in keep and b in keep]
+    return {
+        "nodes": nodes, "edges": edges, "total": graph.number_of_nodes(),
+        "teams": sorted({n["team"] for n in nodes if n["team"]}),
+        "roles": [_ROLE_WORDS[r] for r in _ROLE_TITLES if r in _ROLE_WORDS and
+                  any(_ROLE_WORDS[r] in n["roles"] for n in nodes)],
+        "kinds": [k.title for k in kinds if any(k.title in n["kinds"] for n in nodes)],
+        "legend": {"community": community_legend, "team": team_legend},
+    }
+
+
+def _summary(analysis: Analysis, participation: float | None, stability: Stability,
+             siloed: list[str]) -> list[str]:
+    """The plain-language summary: four short sentences an HR lead can repeat."""
+    network = analysis.result.network
+    sentences = []
+    answered = stability.respondents
+    sentences.append(
+        f"{network.people:,} people are in this picture; {answered:,} of them "
+        f"({fmt_share(participation)}) named at least one colleague, and together they "
+        f"name {network.ties:,} working relationships.")
+    e_i = network.e_i_index
+    if e_i is not None:
+        cross = (e_i + 1) / 2
+        where = "most ties stay inside formal teams" if cross < 0.5 else \
+            "most ties cross formal team lines"
+        silo = (f"; {len(siloed)} team{'s' if len(siloed) != 1 else ''} "
+                f"({', '.join(siloed[:3])}{'…' if len(siloed) > 3 else ''}) "
+                "barely connect{} to the rest".format("s" if len(siloed) == 1 else "")
+                if siloed else "")
+        sentences.append(f"{fmt_share(cross)} of ties cross formal teams: {where}{silo}.")
+    two = network.champion_coverage.two_step
+    if network.champions and two is not None:
+        sentences.append(f"The {network.champions} champions reach {fmt_share(two)} of people "
+                         "within two steps (a colleague of a colleague).")
+    elif not network.champions:
+        sentences.append("No champions are marked yet.")
+    if network.isolates:
+        sentences.append(f"{network.isolates:,} "
+                         f"{'person has' if network.isolates == 1 else 'people have'} no tie "
+                         "at all in this window.")
+    sentences.append(stability.verdict_text)
+    return sentences
+
+
+def _action_view(action: Action, labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"key": action.key, "evidence": action.evidence, "rule": ACTION_RULES[action.key],
+            "people": [_who(labels, p) for p in action.people[:6]],
+            "more": max(0, len(action.people) - 6), "teams": list(action.teams),
+            "figures": action.figures}
+
+
 def render_report(
     analysis: Analysis,
     *,
     png_path: str | Path | None = None,
     diff: Mapping[str, Any] | None = None,
+    positions: Mapping[str, tuple[float, float]] | None = None,
+    history: Sequence[TrendPoint] = (),
 ) -> str:
     """Render the self-contained HTML report of one analysis.
 
     Parameters
     ----------
     analysis : Analysis
-        The analysis; the report reads its typed ``result`` and takes names from it and,
-        for anyone it does not name, from the graph.
+        The analysis; people are shown by :func:`analytics.labels.analysis_labels`.
     png_path : str or Path, optional
         The network picture to embed (base64), usually ``network.png``.
     diff : mapping, optional
         A snapshot diff (``diff_snapshots`` output) to show what changed.
+    positions : mapping, optional
+        Person -> (x, y) for the interactive map (:func:`analytics.layout.layout` when
+        absent), so the map matches the picture and the GEXF file.
+    history : sequence of TrendPoint, optional
+        Earlier snapshots' trend points (same window length); this one is added.
 
     Returns
     -------
     str
-        The HTML page. It references no URL: styles inline, picture embedded, charts SVG.
+        The HTML page. It references no URL: styles and scripts inline, picture embedded,
+        charts SVG, the map's data inline JSON.
 
     Examples
     --------
@@ -368,28 +668,75 @@ def render_report(
     >>> "&lt;b&gt;Ada&lt;/b&gt;" in html, "<b>Ada</b>" in html
     (True, False)
     """
-    result = analysis.result
-    names = _names(analysis)
+    from analytics.actions import SILO_SHARE
+
+    result, graph = analysis.result, analysis.graph
     network, options = result.network, result.options
+    labels = analysis_labels(analysis)
+    teams = {p.id: p.team for p in result.people}
+    stability = top_list_stability(graph, seed=options.seed)
+    coverage = response_coverage(graph, teams, options.min_group_size)
+    participation = stability.participation
+    kinds = people_kinds(analysis, labels)
+    actions = prioritised_actions(graph, result, stability)
+    if positions is None:
+        positions = layout(graph, {p.id: p.community for p in result.people
+                                   if p.community >= 0}, seed=options.seed)
+    point = trend_point(result, graph)
+    same_window = [p for p in history if p.window_days == point.window_days and p.at != point.at]
+    team_rows = _teams(result, coverage, SILO_SHARE)
+    siloed = [t["team"] for t in team_rows if t["siloed"]]
+    the_map = map_data(analysis, labels, positions, kinds)
     context = {
+        "confidential": CONFIDENTIAL,
         "generated_at": fmt_time(result.generated_at),
         "no_champions": network.champions == 0,
         "options": options,
         "kinds": sorted(options.kinds or ()),
         "min_group_size": options.min_group_size,
-        "headline": _headline(network),
+        "summary": _summary(analysis, participation, stability, siloed),
+        "actions": [_action_view(a, labels) for a in actions],
+        "figures": _figures(network, participation),
+        "meanings": MEANINGS,
+        "label_rule": LABEL_RULE,
+        "tie_break": TIE_BREAK,
+        "stability": stability,
+        "stable_top": [{**_who(labels, pid), "kept": fmt_share(share)}
+                       for pid, share in stability.kept],
         "betweenness_method": network.betweenness_method,
         "png": _png_data(png_path),
-        "roles": _roles(result, names),
-        "top_people": _top_people(result),
-        "teams": list(result.teams),
+        "alt": _alt_text(analysis, labels),
+        "people_kinds": _kinds(kinds, labels),
+        "roles": _roles(result, labels),
+        "teams": team_rows,
+        "silo_share": SILO_SHARE,
         "matrix": _matrix(result.team_matrix),
         "communities": list(result.communities),
-        "recommendation": _recommendation(result.recommendation, names),
+        "champions": _champions(analysis, labels, actions),
         "diffusion": _diffusion(result.diffusion),
-        "diff": _diff(diff, names),
+        "diff": _diff(diff, labels),
+        "trends": _trends([*same_window, point]),
         "input": result.input,
         "unknown_ids_max": UNKNOWN_IDS_MAX,
         "signed_points": _signed_points,
+        "map_json": _script_json(the_map),
+        "map_total": the_map["total"],
+        "map_count": len(the_map["nodes"]),
+        "cytoscape": _static("cytoscape.min.js").replace("</script", "<\\/script"),
+        "cytoscape_version": CYTOSCAPE_VERSION,
     }
     return _environment().get_template("report.html.j2").render(**context)
+
+
+def _alt_text(analysis: Analysis, labels: Mapping[str, str]) -> str:
+    network = analysis.result.network
+    champions = [labels.get(p.id, p.id) for p in analysis.result.people if p.champion]
+    text = (f"Network picture of {network.people:,} people and {network.ties:,} ties in "
+            f"{network.communities:,} communities, coloured by community")
+    if champions:
+        text += f"; champions as labelled stars: {', '.join(champions[:5])}"
+        if len(champions) > 5:
+            text += f" and {len(champions) - 5} more"
+    if network.isolates:
+        text += f"; {network.isolates:,} isolated people in the bottom row"
+    return text + ". The interactive map above shows the same network."

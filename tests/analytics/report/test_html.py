@@ -14,6 +14,15 @@ from analytics.report.draw import draw_network
 from analytics.report.html import render_report
 
 Factory = Callable[..., Analysis]
+LIBRARY = (Path(__file__).parents[3] / "analytics/report/static/cytoscape.min.js").read_text()
+
+
+def own_part(html: str) -> str:
+    """The page without the vendored Cytoscape.js (whose licence comment names URLs); the
+    library must be inlined exactly as vendored."""
+    inlined = LIBRARY.replace("</script", "<\\/script")
+    assert html.count(inlined) == 1
+    return html.replace(inlined, "")
 
 
 class _Collector(HTMLParser):
@@ -34,24 +43,31 @@ def _tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def test_hostile_names_teams_and_ids_are_escaped(analysis_factory: Factory) -> None:
-    html = render_report(analysis_factory())
-    assert "<script" not in html
+    html = own_part(render_report(analysis_factory()))
+    # only our three scripts: the map's JSON, the library, the map's code
+    assert html.count("<script") == 3 and "<script>alert" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # inside the map's JSON no name can close the script or open markup
+    data = html.split('id="map-data">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in data and ">" not in data and "\\u003cscript\\u003e" in data
     assert "<!channel>" not in html
     assert "&lt;!channel&gt; Bob &amp; co" in html
     assert "<b>lab</b>" not in html and "R&amp;D &lt;b&gt;lab&lt;/b&gt;" in html
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(2)&gt;" in html
-    assert not [tag for tag, _ in _tags(html) if tag in {"script", "b", "iframe"}]
+    assert not [tag for tag, _ in _tags(html) if tag in {"b", "iframe"}]
+    scripts = [attrs for tag, attrs in _tags(html) if tag == "script"]
+    assert scripts == [{"type": "application/json", "id": "map-data"}, {}, {}]
 
 
 def test_report_is_self_contained(tmp_path: Path, analysis_factory: Factory) -> None:
     analysis = analysis_factory()
     png = tmp_path / "network.png"
     draw_network(analysis, png)
-    html = render_report(analysis, png_path=png)
+    html = own_part(render_report(analysis, png_path=png))
     assert not re.search(r"(https?:)?//[\w.-]+\.\w", html)
     for tag, attrs in _tags(html):
-        assert tag not in {"script", "link", "iframe"}
+        assert tag not in {"link", "iframe"}
+        assert not (tag == "script" and "src" in attrs)
         for name in ("src", "href"):
             value = attrs.get(name)
             if value is not None:
@@ -75,9 +91,11 @@ def test_headline_figures_roles_and_sections(analysis_factory: Factory) -> None:
     assert "80%" in html  # champion two-step reach
     for rule in analysis.result.role_rules.values():
         assert rule in html
-    for section in ("headline", "picture", "roles", "teams", "champions", "whatif", "input"):
+    for section in ("summary", "trust", "map-section", "kinds", "figures", "picture", "roles",
+                    "teams", "champions", "trends", "whatif", "input"):
         assert f'id="{section}"' in html
-    assert html.count("<svg") == 2 and html.count("<polyline") == 4
+    # two what-if charts with two curves each, one trend chart per defined series
+    assert html.count("<polyline") >= 4 and 'id="whatif"' in html
     assert "Self-ties dropped" in html and "U99" in html
 
 
@@ -108,7 +126,7 @@ def test_snapshot_diff_section(analysis_factory: Factory) -> None:
 
 def test_an_empty_analysis_renders() -> None:
     html = render_report(analyze([]))
-    assert "PeerPulse network report" in html and "Nobody to list." in html
+    assert "PeerPulse network report" in html and "No people to show." in html
 
 
 def test_community_breakdown_never_shows_a_small_group() -> None:
