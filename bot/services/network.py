@@ -8,7 +8,7 @@ requester is always the Slack user who sent the (signed) request, never a value 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,16 +18,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analytics import model as am
+from analytics.champions import compare_picks
 from analytics.diff import diff_snapshots
+from analytics.jsonready import json_ready
 from analytics.model import Analysis, AnalysisOptions
 from analytics.pipeline import analyze
 from analytics.report.outputs import write_outputs
-from analytics.results import AnalysisResult
+from analytics.results import AnalysisResult, ChampionPicks
 from bot.db import compact_after_commit
 from bot.errors import NotAProgrammeOwner, PeerPulseError, UnknownPerson
 from bot.files import private_dir, private_files
 from bot.models import AuditEntry, Person, Tie, Workspace
 from bot.services import Unit, erasure
+from bot.services.analysis_cache import Cached, CacheKey, analyses, data_state
 from bot.services.delivery import file_message, message_key
 from bot.services.export import export_csv
 from bot.services.outbox import Outgoing
@@ -60,6 +63,20 @@ def _analyse(u: Unit, days: int, *, now: datetime | None = None, champions_k: in
     options = AnalysisOptions(window_days=float(days), now=now or u.now,
                               min_group_size=u.prefs.min_group_size, champions_k=champions_k)
     return analyze(ties, people, options)
+
+
+def _cache_key(u: Unit, days: int, which: str = "current") -> CacheKey:
+    """The cache key of an owner's analysis; reads the data's state, so call it before the
+    inputs are read (a key then never claims more than its analysis saw)."""
+    url = u.session.get_bind().engine.url.render_as_string(hide_password=True)
+    return CacheKey(url, u.workspace.id, data_state(u.session, u.workspace),
+                    (which, int(days), u.prefs.min_group_size))
+
+
+def _current(u: Unit, days: int) -> Cached:
+    """The analysis of the window ending now: computed once per state of the ties and the
+    people (`bot.services.analysis_cache`), then reused by person, champions and compare."""
+    return analyses.get(_cache_key(u, days), u.now, lambda: _analyse(u, days))
 
 
 def parse_days(text: str | None, default: int) -> int:
@@ -114,7 +131,9 @@ def take_snapshot(u: Unit, requester: str, days: int | None = None) -> Snapshot:
     """Analyse the stored ties, write every output file, and audit who asked."""
     require_owner(u, requester)
     window = days or u.prefs.analysis_window_days
-    analysis = _analyse(u, window)
+    key = _cache_key(u, window)  # before the inputs are read
+    analysis = _analyse(u, window)  # a snapshot is always computed afresh ...
+    analyses.put(key, u.now, analysis)  # ... and answers owners' questions until it changes
     stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
     data = Path(u.settings.data_dir).resolve()
     folder = private_dir(data / "snapshots" / f"{stamp}-{window}d", within=data)
@@ -182,8 +201,11 @@ def champions(u: Unit, requester: str, k: int | None) -> dict[str, Any]:
     k = k or 5
     if not 1 <= k <= 50:
         raise BadRequest("Ask for between 1 and 50 champions, e.g. `/network champions 5`.")
-    analysis = _analyse(u, u.prefs.analysis_window_days, champions_k=k)
+    entry = _current(u, u.prefs.analysis_window_days)
+    analysis = entry.analysis
     picks = analysis.result.recommendation
+    if picks.k != k:  # the cached analysis picked the default number: pick k on its graph
+        picks = entry.derive(("picks", k), lambda: _picks(analysis, k))
     return {"k": k, "picks": picks, "names": analysis.result.names(),
             "gain": picks.recommended.coverage_two_step - picks.current.coverage_two_step,
             "people": analysis.result.network.people}
@@ -193,10 +215,22 @@ def compare(u: Unit, requester: str) -> dict[str, Any]:
     """This window against the one before it."""
     require_owner(u, requester)
     days = u.prefs.analysis_window_days
-    inputs = analysis_inputs(u.session, u.workspace)  # read once, analysed twice
-    after = _analyse(u, days, inputs=inputs)
-    before = _analyse(u, days, now=u.now - timedelta(days=days), inputs=inputs)
-    diff = diff_snapshots(before, after, min_group_size=u.prefs.min_group_size)
+    key = _cache_key(u, days)
+    read: list[tuple[list[am.Tie], list[am.Person]]] = []
+
+    def inputs() -> tuple[list[am.Tie], list[am.Person]]:  # read once, analysed twice
+        if not read:
+            read.append(analysis_inputs(u.session, u.workspace))
+        return read[0]
+
+    current = analyses.get(key, u.now, lambda: _analyse(u, days, inputs=inputs()))
+    after = current.analysis
+    end = after.result.options.now or u.now
+    before_key = replace(key, options=("before", *key.options[1:]))
+    before = analyses.get(before_key, u.now, lambda: _analyse(
+        u, days, now=end - timedelta(days=days), inputs=inputs())).analysis
+    diff = current.derive(("diff", before_key), lambda: diff_snapshots(
+        before, after, min_group_size=u.prefs.min_group_size))
     names = before.result.names() | after.result.names()  # the current name wins
     return {"days": days, "diff": diff, "names": names}
 
@@ -205,19 +239,36 @@ def ego(u: Unit, requester: str, person_id: str) -> dict[str, Any]:
     """One person's ego network: who named them, whom they named, their figures and roles."""
     require_owner(u, requester)
     person_by_slack_id(u.session, u.workspace, person_id)
-    analysis = _analyse(u, u.prefs.analysis_window_days)
-    G = analysis.graph
+    entry = _current(u, u.prefs.analysis_window_days)
+    G = entry.analysis.graph
     if person_id not in G:
         raise BadRequest(f"<@{person_id}> is not in the analysed network (opted out, "
                          "deactivated, or no ties in the window).")
-    ranked = sorted(analysis.result.people, key=lambda p: -(p.betweenness or 0))
+    people = entry.analysis.result.people
+    by_id = entry.derive("people", lambda: {p.id: p for p in people})
+    rank = entry.derive("betweenness_rank", lambda: {p.id: i for i, p in enumerate(
+        sorted(people, key=lambda p: -(p.betweenness or 0)), start=1)})
+    # Only this person's neighbourhood is read: two adjacency lookups on the cached graph.
     return {
-        "id": person_id, "metrics": analysis.result.person(person_id),
+        "id": person_id, "metrics": by_id[person_id],
         "named_by": sorted(G.predecessors(person_id)),
         "names": sorted(G.successors(person_id)),
-        "betweenness_rank": 1 + [p.id for p in ranked].index(person_id),
-        "people": len(ranked),
+        "betweenness_rank": rank[person_id],
+        "people": len(people),
     }
+
+
+def _picks(analysis: Analysis, k: int) -> ChampionPicks:
+    """Champion picks for ``k`` on an analysed graph, as the pipeline makes them."""
+    result = analysis.result
+    raw = compare_picks(
+        analysis.graph, k,
+        champions=[p.id for p in result.people if p.champion],
+        teams={p.id: p.team for p in result.people},
+        communities={p.id: p.community for p in result.people if p.community >= 0},
+        seed=result.options.seed, arrays=analysis.arrays,
+    )
+    return ChampionPicks.from_dict(json_ready(raw))
 
 
 def change_champion(u: Unit, requester: str, person_id: str, on: bool) -> str:

@@ -14,8 +14,10 @@ from slack_sdk import WebClient
 
 from bot import db
 from bot.config import load_settings
+from bot.models import Workspace
 from bot.services import Services
 from bot.services import network as network_service
+from bot.services.analysis_cache import MAX_AGE, analyses
 from bot.services.roster import apply_user
 from bot.services.ties import NewTie, record_tie
 from bot.services.workspace import ensure_workspace
@@ -42,8 +44,10 @@ def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
     settings = load_settings(None, DATABASE_URL=database_url, PEERPULSE_OWNERS=OWNER,
                              PEERPULSE_DATA_DIR=str(tmp_path / "data"))
     sessions = db.make_session_factory(db.make_engine(database_url))
+    clock = [NOW]
     s = Services(settings=settings, sessions=sessions,
-                 client=WebClient(base_url="http://127.0.0.1:9/api/"), clock=lambda: NOW)
+                 client=WebClient(base_url="http://127.0.0.1:9/api/"), clock=lambda: clock[0])
+    s.test_clock = clock  # type: ignore[attr-defined]
     with db.transaction(sessions) as session:
         ws = ensure_workspace(session, "T1", "Acme")
         for u in PEOPLE:
@@ -53,7 +57,9 @@ def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
             record_tie(session, ws, NewTie(a, b, "helped", "poll", f"seed:{i}",
                                            NOW - timedelta(days=2 + i)))
         s.workspace_id = ws.id
+    analyses.clear()
     yield s
+    analyses.clear()
     sessions.kw["bind"].dispose()
 
 
@@ -80,3 +86,86 @@ def test_snapshot_people_csv_neutralises_formula_names(services: Services) -> No
     people = cells(snap.files["people.csv"])
     assert risky(people) == []
     assert "'" + EVIL in people and "'@Bea" in people
+
+
+# Issue 13, item 3: owners answered from one cached analysis --------------------------------
+
+@pytest.fixture
+def analyse_calls(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every run of the analysis pipeline for an owner, by its window end."""
+    calls: list[float] = []
+    real = network_service.analyze
+
+    def counting(ties, people, options, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(options.now.timestamp())
+        return real(ties, people, options, *args, **kwargs)
+
+    monkeypatch.setattr(network_service, "analyze", counting)
+    return calls
+
+
+def every_cached_person() -> set[str]:
+    return {node for _, entry in analyses._entries.items() for node in entry.analysis.graph}
+
+
+def test_person_champions_and_compare_reuse_the_snapshot(
+        services: Services, analyse_calls: list[float]) -> None:
+    services.call(network_service.take_snapshot, OWNER, None)
+    assert len(analyse_calls) == 1
+    ego = services.call(network_service.ego, OWNER, "UEVE")
+    assert sorted(ego["named_by"]) == ["UBEA", "UCAL", "UDEV"] and ego["names"] == ["UALEX"]
+    five = services.call(network_service.champions, OWNER, 5)
+    three = services.call(network_service.champions, OWNER, 3)
+    assert len(analyse_calls) == 1  # person and champions: no new analysis
+    assert len(three["picks"].recommended.ids) == 3 and five["picks"].k == 5
+    # the picks for another k equal what a fresh analysis with that k recommends
+    fresh = services.call(network_service._analyse, 90, champions_k=3)
+    assert three["picks"] == fresh.result.recommendation
+    del analyse_calls[:]
+    services.call(network_service.compare, OWNER)
+    assert len(analyse_calls) == 1  # only the window before; this window is the cached one
+    services.call(network_service.compare, OWNER)
+    services.call(network_service.ego, OWNER, "UBEA")
+    assert len(analyse_calls) == 1
+
+
+def test_a_new_tie_is_seen_at_once(services: Services, analyse_calls: list[float]) -> None:
+    services.call(network_service.take_snapshot, OWNER, None)
+    before = services.call(network_service.ego, OWNER, "UCAL")
+    assert "UALEX" not in before["named_by"]
+    with db.transaction(services.sessions) as session:
+        ws = session.get(Workspace, services.workspace_id)
+        record_tie(session, ws, NewTie("UALEX", "UCAL", "helped", "poll", "new:1",
+                                       NOW - timedelta(days=1)))
+    after = services.call(network_service.ego, OWNER, "UCAL")
+    assert "UALEX" in after["named_by"] and len(analyse_calls) == 2
+
+
+@pytest.mark.parametrize("how", ["opt out", "forget me"])
+def test_opted_out_and_erased_people_disappear_from_cached_answers(
+        services: Services, analyse_calls: list[float], how: str) -> None:
+    services.call(network_service.take_snapshot, OWNER, None)
+    assert "UCAL" in services.call(network_service.ego, OWNER, "UEVE")["named_by"]
+    assert "UCAL" in every_cached_person()
+    if how == "opt out":
+        services.call(network_service.set_opt_out, "UCAL", True)
+    else:
+        services.call(network_service.forget_me, "UCAL")
+    ego = services.call(network_service.ego, OWNER, "UEVE")
+    assert "UCAL" not in ego["named_by"]
+    champions = services.call(network_service.champions, OWNER, 3)
+    assert "UCAL" not in champions["names"]
+    assert "UCAL" not in str(services.call(network_service.compare, OWNER))
+    with pytest.raises(Exception, match="UCAL"):
+        services.call(network_service.ego, OWNER, "UCAL")
+    assert "UCAL" not in every_cached_person()  # the old analysis is gone from memory too
+
+
+def test_an_old_cached_analysis_is_computed_again(
+        services: Services, analyse_calls: list[float]) -> None:
+    services.call(network_service.ego, OWNER, "UEVE")
+    services.call(network_service.ego, OWNER, "UEVE")
+    assert len(analyse_calls) == 1
+    services.test_clock[0] = NOW + MAX_AGE + timedelta(minutes=1)  # type: ignore[attr-defined]
+    services.call(network_service.ego, OWNER, "UEVE")
+    assert len(analyse_calls) == 2 and analyse_calls[-1] > analyse_calls[0]
