@@ -1,10 +1,10 @@
 """Retention: how long PeerPulse keeps what it holds, and the purge that enforces it.
 
-Ties, poll rounds (who was asked and who answered) and the audit log are kept
-``PEERPULSE_TIE_RETENTION_MONTHS`` (default 18); snapshot and export folders on the server
-and the outbox's copies of messages already sent, ``PEERPULSE_SNAPSHOT_RETENTION_DAYS``
-(default 90). `purge` is the use case; `bot.jobs` runs it every night. PRIVACY.md says the
-same in words for the people concerned.
+Ties, poll rounds (who was asked and who answered), champions' nudges, suggestions and
+digests, and the audit log are kept ``PEERPULSE_TIE_RETENTION_MONTHS`` (default 18); the
+snapshot, export and digest folders on the server and the outbox's copies of messages
+already sent, ``PEERPULSE_SNAPSHOT_RETENTION_DAYS`` (default 90). `purge` is the use case;
+`bot.jobs` runs it every night. PRIVACY.md says the same in words for the people concerned.
 """
 
 from __future__ import annotations
@@ -18,16 +18,26 @@ from pathlib import Path
 from sqlalchemy import delete, or_, select
 
 from bot.db import compact_after_commit
-from bot.models import AuditEntry, OutboxMessage, PollRequest, PollRound, Tie
+from bot.models import (
+    AuditEntry,
+    ChampionDigest,
+    Nudge,
+    OutboxMessage,
+    PollRequest,
+    PollRound,
+    Suggestion,
+    Tie,
+)
 from bot.services import Unit
 from bot.services.outbox import EXPIRED, FAILED, SENT
 
 log = logging.getLogger(__name__)
 
 STAMP = "%Y%m%dT%H%M%SZ"  # how snapshot and export folder names start
-FILE_AREAS = ("snapshots", "exports")
+FILE_AREAS = ("snapshots", "exports", "digests")
 FINISHED = (SENT, FAILED, EXPIRED)  # outbox rows nobody will send again
-PURGED_TABLES = ("ties", "poll_requests", "poll_rounds", "audit_log", "outbox_messages")
+PURGED_TABLES = ("ties", "poll_requests", "poll_rounds", "audit_log", "outbox_messages",
+                 "suggestions", "nudges", "champion_digests")
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class Purged:
     audit_entries: int = 0
     messages: int = 0
     folders: int = 0
+    champion_records: int = 0
 
     @property
     def total(self) -> int:
@@ -48,7 +59,8 @@ class Purged:
     def summary(self) -> str:
         return (f"{self.ties} tie(s), {self.poll_rounds} poll round(s) with "
                 f"{self.poll_requests} request(s), {self.audit_entries} audit entr(ies), "
-                f"{self.messages} sent message(s), {self.folders} snapshot/export folder(s)")
+                f"{self.messages} sent message(s), {self.folders} snapshot/export folder(s), "
+                f"{self.champion_records} champion nudge/suggestion/digest record(s)")
 
 
 def months_before(when: datetime, months: int) -> datetime:
@@ -66,8 +78,8 @@ def months_before(when: datetime, months: int) -> datetime:
 
 
 def folder_time(folder: Path) -> datetime:
-    """When a snapshot or export folder was written: the stamp its name starts with, or
-    its modification time for a folder named otherwise."""
+    """When a snapshot, export or digest folder was written: the stamp its name starts
+    with, or its modification time for a folder named otherwise (digests: the week)."""
     try:
         return datetime.strptime(folder.name[:len("20260101T000000Z")], STAMP).replace(
             tzinfo=UTC)
@@ -76,7 +88,8 @@ def folder_time(folder: Path) -> datetime:
 
 
 def purge_files(data_dir: Path, before: datetime) -> int:
-    """Delete snapshot and export folders written before ``before``. Returns how many."""
+    """Delete snapshot, export and digest folders written before ``before``; returns how
+    many."""
     removed = 0
     for area in FILE_AREAS:
         root = data_dir / area
@@ -115,8 +128,12 @@ def purge(uow: Unit) -> Purged:
     audits = _count(session.execute(delete(AuditEntry).where(
         or_(AuditEntry.workspace_id == ws, AuditEntry.workspace_id.is_(None)),
         AuditEntry.at < keep_from)))
+    champion = 0
+    for model in (Suggestion, Nudge, ChampionDigest):  # suggestions hang off nudges
+        champion += _count(session.execute(delete(model).where(
+            model.workspace_id == ws, model.created_at < keep_from)))
     folders = purge_files(Path(settings.data_dir).resolve(), files_from)
-    purged = Purged(ties, rounds, requests, audits, messages, folders)
+    purged = Purged(ties, rounds, requests, audits, messages, folders, champion)
     if purged.total - folders:
         compact_after_commit(session, PURGED_TABLES)
     return purged

@@ -13,15 +13,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_sdk import WebClient
 from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.orm import sessionmaker
 
 from bot import db, jobs
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.devkit.sandbox import SlackSandbox
 from bot.models import (
     AuditEntry,
+    ChampionDigest,
     Nudge,
     OutboxMessage,
     Person,
@@ -210,6 +213,22 @@ def old_round(services: Services, closes: datetime) -> None:
                          at=closes))
 
 
+def champion_records(services: Services, when: datetime) -> None:
+    """A champion's nudge with one suggestion, and a digest, made at ``when``."""
+    late = when > retention.months_before(NOW, 18)
+    with db.transaction(services.sessions) as s:
+        ids = {p.slack_id: p.id for p in s.scalars(select(Person))}
+        ws = services.workspace_id
+        period = f"{when:%Y}-{'late' if late else 'early'}"
+        nudge = Nudge(workspace_id=ws, champion_id=ids["UALEX"], period=period,
+                      status="sent", created_at=when)
+        s.add(nudge)
+        s.flush()
+        s.add(Suggestion(workspace_id=ws, nudge_id=nudge.id, champion_id=ids["UALEX"],
+                         kind="thank", subject_id=ids["UBEA"], arm="shown", created_at=when))
+        s.add(ChampionDigest(workspace_id=ws, period=period, figures={}, created_at=when))
+
+
 def test_the_purge_keeps_18_months_of_ties_and_90_days_of_files_by_default(
         services: Services, tmp_path: Path) -> None:
     assert services.settings.tie_retention_months == 18
@@ -220,6 +239,8 @@ def test_the_purge_keeps_18_months_of_ties_and_90_days_of_files_by_default(
     kudos(services, "UALEX", "UCAL", "just inside", cutoff + timedelta(hours=1))
     old_round(services, cutoff - timedelta(days=1))
     old_round(services, cutoff + timedelta(days=1))
+    for when in (cutoff - timedelta(days=1), cutoff + timedelta(days=1)):
+        champion_records(services, when)
     for days in (120, 91, 89, 1):  # snapshots and exports taken that many days ago
         services.clock = lambda days=days: NOW - timedelta(days=days)  # type: ignore[misc]
         services.call(network_service.take_snapshot, OWNER, 30)
@@ -227,13 +248,19 @@ def test_the_purge_keeps_18_months_of_ties_and_90_days_of_files_by_default(
     services.clock = lambda: NOW
     data = tmp_path / "data"
     assert len(list((data / "snapshots").iterdir())) == 4
+    for week, days in (("2026-W30", 100), ("2026-W43", 10)):  # digest pictures, by mtime
+        folder = data / "digests" / week
+        folder.mkdir(parents=True)
+        (folder / "champion-reach.png").write_bytes(b"png")
+        stamp = (NOW - timedelta(days=days)).timestamp()
+        os.utime(folder, (stamp, stamp))
     before = counts(services)
 
     purged = services.call(retention.purge)
 
     after = counts(services)
     assert (purged.ties, purged.poll_rounds, purged.poll_requests) == (1, 1, 1)
-    assert purged.folders == 4  # 120 and 91 days ago, a snapshot and an export each
+    assert purged.folders == 5  # 120 and 91 days ago, a snapshot and an export each; W30
     assert after["ties"] == before["ties"] - 1 and after["poll_rounds"] == 1
     # Sent DMs older than 90 days go: the old round's, and the recent round's too (it was
     # sent 18 months ago), but no snapshot audit newer than 18 months.
@@ -245,6 +272,12 @@ def test_the_purge_keeps_18_months_of_ties_and_90_days_of_files_by_default(
         sorted(p.name[:8] for p in (data / "exports").iterdir())
     recent = sorted(f"{NOW - timedelta(days=d):%Y%m%d}" for d in (89, 1))
     assert left == recent + recent
+    assert [p.name for p in (data / "digests").iterdir()] == ["2026-W43"]
+    assert purged.champion_records == 3  # the old nudge, its suggestion, the old digest
+    with services.sessions() as s:
+        assert [n.period for n in s.scalars(select(Nudge))] == [f"{cutoff:%Y}-late"]
+        assert s.scalar(select(func.count()).select_from(Suggestion)) == 1
+        assert s.scalar(select(func.count()).select_from(ChampionDigest)) == 1
     assert services.call(retention.purge).total == 0  # nothing left to do
 
 
@@ -294,13 +327,11 @@ def test_purged_text_leaves_no_copy_in_the_sqlite_files(tmp_path: Path) -> None:
 
 
 def grep_files(root: Path, *needles: str) -> list[tuple[str, str]]:
-    """(file, needle) for every file under ``root`` that holds a needle (bytes, any case)."""
-    hits = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        data = path.read_bytes().lower()
-        hits += [(str(path.relative_to(root)), n) for n in needles
-                 if n.lower().encode() in data]
-    return hits
+    """(file, needle) for every file under ``root`` that holds a needle (as a whole word,
+    any case, in its bytes)."""
+    return [(str(path.relative_to(root)), n)
+            for path in sorted(p for p in root.rglob("*") if p.is_file())
+            for n in find(path.read_bytes(), needles)]
 
 
 # Item 12: forgetme leaves nothing identifying behind -------------------------------------
@@ -459,3 +490,51 @@ def stays_out(services: Services, tmp_path: Path) -> None:
         assert not mine.profile["opted_out"] and mine.given == mine.received == {}
     finally:
         services.sessions.kw["bind"].dispose()
+
+
+# PRIVACY.md says what the code does ------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def section_of(doc: str, title: str) -> str:
+    return doc.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_privacy_md_explains_exactly_the_scopes_the_manifest_asks_for() -> None:
+    doc = (ROOT / "PRIVACY.md").read_text(encoding="utf-8")
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text(encoding="utf-8"))
+    asked = set(manifest["oauth_config"]["scopes"]["bot"])
+    table = section_of(doc, "Slack permissions")
+    explained = set(re.findall(r"^\| `([a-z_:.]+)` \| \S", table, re.MULTILINE))
+    assert explained == asked
+
+
+def test_privacy_md_states_the_retention_defaults_and_every_right() -> None:
+    doc = (ROOT / "PRIVACY.md").read_text(encoding="utf-8")
+    defaults = load_settings(None)
+    kept = section_of(doc, "How long it is kept")
+    assert (f"| {defaults.tie_retention_months} months | `PEERPULSE_TIE_RETENTION_MONTHS` |"
+            in kept)
+    assert (f"| {defaults.snapshot_retention_days} days | "
+            "`PEERPULSE_SNAPSHOT_RETENTION_DAYS` |" in kept)
+    job = next(j for j in jobs.schedule(BackgroundScheduler(), make_bare_services(defaults))
+               if j.id == "retention-purge")
+    assert f"{job.when['hour']:02d}:{job.when['minute']:02d}" in kept
+    rights = section_of(doc, "Your rights, and how to use each")
+    for command in ("mydata", "optout", "optin", "forgetme"):
+        assert f"`/network {command}`" in rights
+        assert command in network_commands()
+    assert "Pause polls for me" in rights  # the button's words
+    assert '"Pause polls for me"' in (ROOT / "bot" / "ui.py").read_text(encoding="utf-8")
+
+
+def make_bare_services(settings: Settings) -> Services:
+    return Services(settings=settings, sessions=sessionmaker(),
+                    client=WebClient(base_url="http://127.0.0.1:9/api/"))
+
+
+def network_commands() -> set[str]:
+    from handlers.commands import NETWORK
+
+    return set(NETWORK)
