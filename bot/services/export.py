@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from analytics.report.io import write_people, write_ties
+from bot.files import ensure_private_file, private_dir
 from bot.models import Workspace
 from bot.services import Unit
 from bot.services.ties import analysis_inputs
@@ -28,8 +29,11 @@ def export_csv(session: Session, workspace: Workspace, out_dir: Path) -> ExportR
     since their history is still part of the network's record.
     """
     ties, people = analysis_inputs(session, workspace, include_inactive=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ties_path, people_path = out_dir / "ties.csv", out_dir / "people.csv"
+    # People's data: a folder made here is 0700, and the files are 0600 before anything is
+    # written into them (PRIVACY.md).
+    private_dir(out_dir)
+    ties_path = ensure_private_file(out_dir / "ties.csv")
+    people_path = ensure_private_file(out_dir / "people.csv")
     write_ties(ties_path, ties)
     write_people(people_path, people)
     return ExportResult(ties_path, people_path, len(ties), len(people))

@@ -35,6 +35,7 @@ from bot.models import (
     Workspace,
 )
 from bot.services import Services, erasure, polls, retention
+from bot.services import export as export_service
 from bot.services import kudos as kudos_service
 from bot.services import network as network_service
 from bot.services import roster as roster_service
@@ -152,6 +153,21 @@ def test_snapshot_and_export_files_are_0600_in_0700_folders(services: Services,
         assert mode(f) == 0o600, (f, oct(mode(f)))
     everything = list(data.rglob("*"))
     assert everything and all(mode(p) == (0o700 if p.is_dir() else 0o600) for p in everything)
+
+
+def test_the_cli_export_writes_0600_files_and_leaves_an_existing_folder_alone(
+        services: Services, tmp_path: Path) -> None:
+    fresh = tmp_path / "new" / "export"
+    result = services.call(export_service.export, fresh)
+    assert mode(fresh) == mode(fresh.parent) == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    (shared / "ties.csv").write_text("old")  # 0644 under umask 022
+    again = services.call(export_service.export, shared)
+    assert mode(shared) == 0o755  # the operator's folder keeps its mode
+    for f in (result.ties_path, result.people_path, again.ties_path, again.people_path):
+        assert mode(f) == 0o600, (f, oct(mode(f)))
+    assert again.ties_path.read_text().startswith("source,target")
 
 
 # Item 13: opted-out people leave colleagues' App Home; retention and the purge ------------
