@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
@@ -64,6 +65,21 @@ def ensure_private_file(path: Path | str) -> Path:
         os.close(fd)
         _tighten(path, PRIVATE_FILE)  # os.open's mode is filtered by the umask too
     return path
+
+
+def remove_folders(root: Path, areas: Iterable[str], doomed: Callable[[Path], bool]) -> int:
+    """Delete each folder ``root/<area>/<folder>`` that ``doomed`` picks; returns how many
+    are gone (the retention purge and erasure use it on snapshots, exports and digests)."""
+    removed = 0
+    for area in areas:
+        base = root / area
+        if not base.is_dir():
+            continue
+        for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink()):
+            if doomed(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += not folder.exists()
+    return removed
 
 
 def _tighten(path: Path, mode: int) -> None:

@@ -26,7 +26,6 @@ import hmac
 import json
 import re
 import secrets
-import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.errors import PeerPulseError
+from bot.files import remove_folders
 from bot.models import (
     AuditEntry,
     Base,
@@ -194,16 +194,8 @@ def _holds(path: Path, needles: Iterable[bytes]) -> bool:
 def erase_files(data_dir: Path, needles: Iterable[str]) -> int:
     """Delete every snapshot and export folder with a file naming the person."""
     wanted = [n.encode() for n in needles if len(n) >= MIN_NAME]
-    removed = 0
-    for area in FILE_AREAS:
-        root = data_dir / area
-        if not root.is_dir():
-            continue
-        for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-            if any(_holds(f, wanted) for f in folder.rglob("*") if f.is_file()):
-                shutil.rmtree(folder, ignore_errors=True)
-                removed += not folder.exists()
-    return removed
+    return remove_folders(data_dir, FILE_AREAS, lambda folder: any(
+        _holds(f, wanted) for f in folder.rglob("*") if f.is_file()))
 
 
 # The erasure ---------------------------------------------------------------------------

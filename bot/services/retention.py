@@ -10,7 +10,6 @@ already sent, ``PEERPULSE_SNAPSHOT_RETENTION_DAYS`` (default 90). `purge` is the
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete, or_, select
 
 from bot.db import compact_after_commit
+from bot.files import remove_folders
 from bot.models import (
     AuditEntry,
     ChampionDigest,
@@ -90,16 +90,7 @@ def folder_time(folder: Path) -> datetime:
 def purge_files(data_dir: Path, before: datetime) -> int:
     """Delete snapshot, export and digest folders written before ``before``; returns how
     many."""
-    removed = 0
-    for area in FILE_AREAS:
-        root = data_dir / area
-        if not root.is_dir():
-            continue
-        for folder in sorted(root.iterdir()):
-            if folder.is_dir() and not folder.is_symlink() and folder_time(folder) < before:
-                shutil.rmtree(folder, ignore_errors=True)
-                removed += not folder.exists()
-    return removed
+    return remove_folders(data_dir, FILE_AREAS, lambda folder: folder_time(folder) < before)
 
 
 def _count(result: object) -> int:
