@@ -1,27 +1,35 @@
-"""Scale benchmark: wall time and peak memory of a full ``analyze`` beside an igraph reference.
+"""Scale benchmark (issue 13): ``peerpulse analyze`` against an igraph reference, peak memory,
+and the latency of owners' questions, for 1k, 10k and 100k people, in one run.
 
-For each size (default 1k, 10k and 100k people, about 10 ties each, generated with a community
-structure from a fixed seed) two fresh subprocesses run:
+    .venv/bin/python bench/analytics_scale.py [--sizes 1000,10000,100000] [--runs 3]
 
-- **ours**: ``analytics.pipeline.analyze`` on ``Tie``/``Person`` objects (graph building,
-  every metric, communities, roles, figures, champion picks, diffusion what-if), then, unless
-  ``--no-outputs``, ``analytics.report.outputs.write_outputs`` into a temporary folder
-  (metrics.json, people.csv, GEXF, GraphML, PNG, HTML);
-- **igraph**: the reference pipeline in igraph: build the weighted graph, PageRank, betweenness
-  computed the way ours is at that size (exact up to ``BETWEENNESS_EXACT_MAX`` people, else from
-  the same number of sampled sources), Louvain (``community_multilevel``) once. For sizes where
-  igraph's *exact* betweenness stays affordable (``--igraph-exact-max``, default 10k) that is
-  timed too, as a second reference ("what an igraph user would run").
+Input: for each size, ``n`` people in communities of ~50 (80% of ties inside), formal teams
+of ~40 that mostly follow them, 1% champions, 5 ties a person (so 10k people / 50k ties and
+100k / 500k, the sizes of issue 13) over 90 days, written once as ``ties.csv`` and
+``people.csv`` (outside every timing). Each measurement runs in a fresh process:
 
-Peak memory is the subprocess's ``ru_maxrss`` (it includes generating the input, which is
-excluded from the times). Run ``python bench/analytics_scale.py --sizes 1000,10000``.
+- **ours**: the whole command, ``python -m analytics.report.cli --ties --people --out``
+  (start-up, reading, every metric, communities, roles, figures, champion picks, diffusion,
+  and all output files), wall time and peak memory (``ru_maxrss`` of that process);
+- **igraph**: the same reading (the csv module), the same decayed weights, PageRank,
+  betweenness from the same sources as ours (exact up to ``BETWEENNESS_EXACT_MAX`` people,
+  else the same seeded sample of ``default_pivots(n)`` sources) and the best of 5 Louvain
+  runs (``community_multilevel``), whole process; igraph is a dev extra (GPL), never shipped;
+- **owners**: a SQLite database holding the same people and ties; the time of
+  ``take_snapshot`` (analysis and every file: what ``/network snapshot`` does before the
+  upload), then ``/network person``, ``champions`` (k=5 and k=3) and ``compare`` answered
+  from the cached analysis, and ``person`` again after a new tie (the analysis is redone).
+
+Each measurement is repeated ``--runs`` times; the table shows the median and the range.
+``--skip-owners`` leaves the owners' part out, ``--owner-max`` caps the sizes it runs at.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,11 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-TARGETS = {10_000: 15.0, 100_000: 180.0}  # seconds, from issue 3
-MEMORY_TARGET_MB = 4096
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+TIES_PER_PERSON = 5
+TARGETS = {10_000: "< 8 s and < 2x igraph", 100_000: "< 60 s, < 1.5 GB"}
 
 
-def generate(n: int, ties_per_person: int = 10, seed: int = 0) -> dict[str, np.ndarray]:
+def generate(n: int, ties_per_person: int = TIES_PER_PERSON, seed: int = 0,
+             ) -> dict[str, np.ndarray]:
     """People in communities of ~50 (80% of ties inside), teams of ~40 that mostly follow them.
 
     Returns integer arrays: ``src``, ``dst``, ``age_days`` (0-89, so decay applies), ``team``
@@ -57,7 +67,6 @@ def generate(n: int, ties_per_person: int = 10, seed: int = 0) -> dict[str, np.n
     lo, hi = starts[comm[src]], ends[comm[src]]
     dst_in = order[lo + (rng.random(src.size) * (hi - lo)).astype(np.int64)]
     dst = np.where(inside, dst_in, rng.integers(0, n, src.size))
-    # Formal teams follow communities for 70% of people, the rest are elsewhere.
     n_teams = max(1, n // 40)
     team = np.where(rng.random(n) < 0.7, comm % n_teams, rng.integers(0, n_teams, n))
     return {
@@ -69,153 +78,270 @@ def generate(n: int, ties_per_person: int = 10, seed: int = 0) -> dict[str, np.n
     }
 
 
-def run_ours(n: int, seed: int, outputs: bool) -> dict[str, Any]:
-    from analytics.model import AnalysisOptions, Person, Tie
-    from analytics.pipeline import analyze
+def person_id(i: int) -> str:
+    return f"U{i:07d}"
 
+
+def write_inputs(n: int, folder: Path, seed: int = 0) -> None:
     data = generate(n, seed=seed)
-    now = datetime(2024, 6, 1, tzinfo=UTC)
-    ids = [f"U{i:07d}" for i in range(n)]
-    team = data["team"].tolist()
-    champion = data["champion"].tolist()
-    people = [Person(ids[i], name=f"Person {i}", team=f"team-{team[i]}",
-                     champion=champion[i]) for i in range(n)]
-    stamps = [now - timedelta(days=d) for d in range(90)]
-    ties = [
-        Tie(ids[s], ids[t], kind="helped", occurred_at=stamps[a])
-        for s, t, a in zip(data["src"].tolist(), data["dst"].tolist(), data["age_days"].tolist(),
-                           strict=True)
-    ]
-    del data
+    stamps = [(NOW - timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%SZ") for d in range(90)]
+    with (folder / "ties.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "target", "kind", "weight", "occurred_at"])
+        writer.writerows(
+            (person_id(s), person_id(t), "helped", 1, stamps[a])
+            for s, t, a in zip(data["src"].tolist(), data["dst"].tolist(),
+                               data["age_days"].tolist(), strict=True)
+        )
+    with (folder / "people.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name", "team", "champion"])
+        writer.writerows(
+            (person_id(i), f"Person {i}", f"team-{t}", "true" if c else "false")
+            for i, (t, c) in enumerate(zip(data["team"].tolist(), data["champion"].tolist(),
+                                           strict=True))
+        )
 
-    def say(message: str) -> None:
-        print(f"  [{n:>7} ours] {message}", file=sys.stderr, flush=True)
 
+_LAUNCH = (
+    "import atexit, resource, runpy, sys\n"
+    "atexit.register(lambda: sys.stderr.write("
+    "'\\nPEAK_KB %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "sys.argv = sys.argv[1:]\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__') if sys.argv[0].endswith('.py') "
+    "else runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
+)
+
+
+def run_process(target: list[str], cwd: Path) -> tuple[float, float, str]:
+    """Run ``python <module or script> args`` in a fresh process; return its wall time (s),
+    its own peak memory (MB, its ru_maxrss, reported as it exits) and its stdout."""
     started = time.perf_counter()
-    analysis = analyze(ties, people, AnalysisOptions(now=now, seed=seed), progress=say)
-    analyze_s = time.perf_counter() - started
-    outputs_s = None
-    if outputs:
-        from analytics.report.outputs import write_outputs
-
-        with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()
-            write_outputs(analysis, folder, progress=say)
-            outputs_s = time.perf_counter() - started
-    network = analysis.result.network
-    return {
-        "people": network.people,
-        "ties": network.ties,
-        "analyze_s": analyze_s,
-        "outputs_s": outputs_s,
-        "betweenness_method": network.betweenness_method,
-        "communities": network.communities,
-        "modularity": network.modularity,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    done = subprocess.run([sys.executable, "-c", _LAUNCH, *target], cwd=cwd,
+                          capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{target} failed ({done.returncode}): {done.stderr[-2000:]}")
+    peaks = [line for line in done.stderr.splitlines() if line.startswith("PEAK_KB ")]
+    peak_mb = int(peaks[-1].split()[1]) / 1024.0 if peaks else float("nan")
+    return wall, peak_mb, done.stdout
 
 
-def run_igraph(n: int, seed: int, exact_max: int) -> dict[str, Any]:
+# ---------------------------------------------------------------------------- workers
+
+
+def igraph_worker(folder: Path, seed: int) -> dict[str, Any]:
+    """The reference: same reading, weights, PageRank, betweenness sources, best of 5 Louvain."""
+    import random
+
     import igraph as ig
 
     from analytics.metrics import BETWEENNESS_EXACT_MAX, default_pivots
 
-    data = generate(n, seed=seed)
-    weight = 0.5 ** (data["age_days"] / 30.0)
-
-    def say(message: str) -> None:
-        print(f"  [{n:>7} igraph] {message}", file=sys.stderr, flush=True)
-
     started = time.perf_counter()
-    g = ig.Graph(n=n, edges=np.column_stack([data["src"], data["dst"]]), directed=True,
-                 edge_attrs={"weight": weight})
+    ids: dict[str, int] = {}
+    with (folder / "people.csv").open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            ids.setdefault(row["id"], len(ids))
+    src, dst, when = [], [], []
+    with (folder / "ties.csv").open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            src.append(ids[row["source"]])
+            dst.append(ids[row["target"]])
+            when.append(datetime.fromisoformat(row["occurred_at"]).timestamp())
+    stamps = np.array(when)
+    age_days = (stamps.max() - stamps) / 86400.0
+    weight = 0.5 ** (age_days / 30.0)
+    n = len(ids)
+    g = ig.Graph(n=n, edges=list(zip(src, dst, strict=True)), directed=True,
+                 edge_attrs={"weight": weight.tolist()})
     g.simplify(multiple=True, loops=True, combine_edges="sum")
     g.pagerank(weights="weight", damping=0.85)
-    say("graph and PageRank")
-    k = default_pivots(n)
+    # the same sources as ours: people sorted by id (ours sorts them too), same seeded draw
+    order = sorted(ids, key=str)
+    position = np.array([ids[p] for p in order])
     if n <= BETWEENNESS_EXACT_MAX:
         g.betweenness(directed=True)
     else:
         rng = np.random.default_rng(seed)
-        g.betweenness(directed=True, sources=rng.choice(n, size=k, replace=False).tolist())
-    say(f"betweenness ({'exact' if n <= BETWEENNESS_EXACT_MAX else f'k={k}'})")
+        picked = np.sort(rng.choice(n, size=default_pivots(n), replace=False))
+        g.betweenness(directed=True, sources=position[picked].tolist())
     u = g.as_undirected(mode="collapse", combine_edges="sum")
-    u.community_multilevel(weights="weight")
-    total = time.perf_counter() - started
-    say("Louvain")
-    exact_s = None
-    if n <= exact_max:
+    best = -1.0
+    for s in range(5):
+        random.seed(s)  # igraph draws from Python's random module
+        best = max(best, u.community_multilevel(weights="weight").modularity)
+    return {"compute_s": time.perf_counter() - started, "modularity": best}
+
+
+def owners_worker(folder: Path, db_dir: Path) -> dict[str, Any]:
+    """Owners' questions on a database holding the same people and ties."""
+    from slack_sdk import WebClient
+    from sqlalchemy import insert, select
+
+    from bot import db
+    from bot.config import load_settings
+    from bot.models import Person, Tie
+    from bot.services import Services
+    from bot.services import network as network_service
+    from bot.services.analysis_cache import analyses
+    from bot.services.workspace import ensure_workspace
+
+    url = f"sqlite:///{db_dir / 'bench.db'}"
+    db.upgrade(url)
+    sessions = db.make_session_factory(db.make_engine(url))
+    owner = "UOWNER"
+    with db.transaction(sessions) as session:
+        ws = ensure_workspace(session, "T0BENCH", "Bench")
+        with (folder / "people.csv").open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        session.execute(insert(Person), [
+            {"workspace_id": ws.id, "slack_id": r["id"], "name": r["id"].lower(),
+             "real_name": r["name"], "display_name": "", "team": r["team"],
+             "is_active": True, "is_deleted": False, "is_champion": r["champion"] == "true",
+             "opted_out": False, "polls_paused": False, "created_at": NOW, "updated_at": NOW}
+            for r in [*rows, {"id": owner, "name": "Owner", "team": "", "champion": "false"}]])
+        pk = {slack_id: key for slack_id, key in session.execute(
+            select(Person.slack_id, Person.id).where(Person.workspace_id == ws.id))}
+        with (folder / "ties.csv").open(newline="", encoding="utf-8") as handle:
+            ties = [
+                {"workspace_id": ws.id, "source_id": pk[r["source"]], "target_id": pk[r["target"]],
+                 "kind": r["kind"], "weight": 1.0, "origin": "poll", "origin_key": f"b:{i}",
+                 "occurred_at": datetime.fromisoformat(r["occurred_at"]), "created_at": NOW}
+                for i, r in enumerate(csv.DictReader(handle))
+            ]
+        session.execute(insert(Tie), ties)
+        workspace_id = ws.id
+    settings = load_settings(None, DATABASE_URL=url, PEERPULSE_OWNERS=owner,
+                             PEERPULSE_DATA_DIR=str(db_dir / "data"))
+    services = Services(settings=settings, sessions=sessions,
+                        client=WebClient(base_url="http://127.0.0.1:9/api/"),
+                        clock=lambda: NOW + timedelta(hours=1), workspace_id=workspace_id)
+    someone = person_id(1)
+    out: dict[str, Any] = {}
+
+    def timed(name: str, use_case: Any, *args: Any) -> None:
         started = time.perf_counter()
-        g.betweenness(directed=True)
-        exact_s = time.perf_counter() - started
-        say(f"exact betweenness for reference ({exact_s:.1f}s)")
-    return {
-        "reference_s": total,
-        "exact_betweenness_s": exact_s,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+        services.call(use_case, *args)
+        out[name] = time.perf_counter() - started
+
+    analyses.clear()
+    timed("snapshot_s", network_service.take_snapshot, owner, None)
+    timed("person_s", network_service.ego, owner, someone)
+    timed("champions_s", network_service.champions, owner, 5)
+    timed("champions_k3_s", network_service.champions, owner, 3)
+    timed("compare_s", network_service.compare, owner)
+    timed("compare_again_s", network_service.compare, owner)
+    with db.transaction(sessions) as session:
+        session.execute(insert(Tie), [{
+            "workspace_id": workspace_id, "source_id": pk[person_id(2)],
+            "target_id": pk[someone], "kind": "helped", "weight": 1.0, "origin": "poll",
+            "origin_key": "b:new", "occurred_at": NOW, "created_at": NOW + timedelta(hours=1)}])
+    timed("person_after_new_tie_s", network_service.ego, owner, someone)
+    out["analyses_computed"] = analyses.computed
+    return out
 
 
-def subprocess_run(args: list[str]) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, check=True
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+# ---------------------------------------------------------------------------- the table
+
+
+def _stat(values: list[float], fmt: str = "{:.2f}") -> str:
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt.format(med)
+    return f"{fmt.format(med)} [{fmt.format(min(values))}-{fmt.format(max(values))}]"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", default="1000,10000,100000",
                         help="comma-separated people counts (default 1000,10000,100000)")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-outputs", action="store_true",
-                        help="time analyze only, do not write the output files")
-    parser.add_argument("--igraph-exact-max", type=int, default=10_000,
-                        help="largest size for which igraph's exact betweenness is also timed")
-    parser.add_argument("--worker", choices=["ours", "igraph"], help=argparse.SUPPRESS)
-    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-owners", action="store_true")
+    parser.add_argument("--owner-max", type=int, default=100_000,
+                        help="largest size for the owners' questions (default 100000)")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--worker", choices=["igraph", "owners"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    if args.worker == "ours":
-        print(json.dumps(run_ours(args.n, args.seed, not args.no_outputs)))
-        return 0
     if args.worker == "igraph":
-        print(json.dumps(run_igraph(args.n, args.seed, args.igraph_exact_max)))
+        print(json.dumps(igraph_worker(args.folder, args.seed)))
+        return 0
+    if args.worker == "owners":
+        with tempfile.TemporaryDirectory() as db_dir:
+            print(json.dumps(owners_worker(args.folder, Path(db_dir))))
         return 0
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    rows = []
+    raw: dict[int, dict[str, list[float]]] = {}
     for n in sizes:
-        print(f"size {n}: ours ...", file=sys.stderr, flush=True)
-        extra = ["--no-outputs"] if args.no_outputs else []
-        ours = subprocess_run(["--worker", "ours", "--n", str(n), "--seed", str(args.seed), *extra])
-        print(f"size {n}: igraph reference ...", file=sys.stderr, flush=True)
-        ref = subprocess_run(["--worker", "igraph", "--n", str(n), "--seed", str(args.seed),
-                              "--igraph-exact-max", str(args.igraph_exact_max)])
-        rows.append((n, ours, ref))
+        figures: dict[str, list[float]] = raw.setdefault(n, {})
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            write_inputs(n, folder, args.seed)
+            ties = sum(1 for _ in (folder / "ties.csv").open()) - 1
+            figures["ties"] = [float(ties)]
+            for run in range(args.runs):
+                print(f"size {n}, run {run + 1}/{args.runs}: ours ...", file=sys.stderr,
+                      flush=True)
+                wall, peak, _ = run_process(
+                    ["analytics.report.cli", "--ties",
+                     str(folder / "ties.csv"), "--people", str(folder / "people.csv"),
+                     "--out", str(folder / f"out{run}"), "--seed", str(args.seed)], ROOT)
+                figures.setdefault("ours_s", []).append(wall)
+                figures.setdefault("ours_mb", []).append(peak)
+                print(f"  ours {wall:.1f} s, {peak:.0f} MB; igraph ...", file=sys.stderr,
+                      flush=True)
+                wall, peak, out = run_process(
+                    [__file__, "--worker", "igraph", "--folder", str(folder),
+                     "--seed", str(args.seed)], ROOT)
+                figures.setdefault("igraph_s", []).append(wall)
+                figures.setdefault("igraph_mb", []).append(peak)
+                figures.setdefault("ratio", []).append(
+                    figures["ours_s"][-1] / figures["igraph_s"][-1])
+                print(f"  igraph {wall:.1f} s", file=sys.stderr, flush=True)
+                if not args.skip_owners and n <= args.owner_max:
+                    _, peak, out = run_process(
+                        [__file__, "--worker", "owners", "--folder",
+                         str(folder)], ROOT)
+                    owners = json.loads(out.strip().splitlines()[-1])
+                    for key, value in owners.items():
+                        figures.setdefault(key, []).append(float(value))
+                    figures.setdefault("owners_mb", []).append(peak)
+                    print(f"  owners {owners}", file=sys.stderr, flush=True)
 
-    print()
-    print("people   ties      analyze_s outputs_s total_s peak_MB | igraph_s ratio "
-          "| igraph_exact_bc_s ratio_vs_exact | betweenness  target")
-    for n, ours, ref in rows:
-        total = ours["analyze_s"] + (ours["outputs_s"] or 0.0)
-        ratio = ours["analyze_s"] / ref["reference_s"]
-        exact = ref["exact_betweenness_s"]
-        exact_ref = None if exact is None else ref["reference_s"] + exact
-        target = TARGETS.get(n)
-        verdict = ""
-        if target is not None:
-            ok = ours["analyze_s"] < target and ours["peak_mb"] < MEMORY_TARGET_MB
-            verdict = f"{'OK' if ok else 'MISSED'} (<{target:.0f}s, <4GB)"
-        outputs = "-" if ours["outputs_s"] is None else f"{ours['outputs_s']:.1f}"
-        exact_txt = "-" if exact_ref is None else f"{exact_ref:.1f}"
-        exact_ratio = "-" if exact_ref is None else f"{ours['analyze_s'] / exact_ref:.2f}x"
-        print(f"{ours['people']:<8} {ours['ties']:<9} {ours['analyze_s']:<9.1f} {outputs:<9} "
-              f"{total:<7.1f} {ours['peak_mb']:<7.0f} | {ref['reference_s']:<8.2f} "
-              f"{ratio:<5.1f}x | {exact_txt:<17} {exact_ratio:<14} | "
-              f"{ours['betweenness_method']:<12} {verdict}")
-    print("\nratio = our analyze time / igraph reference time (same betweenness method); "
-          "ratio_vs_exact uses igraph with exact betweenness.")
+    runs = f"{args.runs} run{'s' if args.runs != 1 else ''}: median [min-max]"
+    print(f"\n`peerpulse analyze`, whole command, against the igraph reference ({runs})\n")
+    print("| people | ties | ours (s) | igraph (s) | ours / igraph | ours peak (MB) | target |")
+    print("|---|---|---|---|---|---|---|")
+    for n, f in raw.items():
+        print(f"| {n:,} | {int(f['ties'][0]):,} | {_stat(f['ours_s'], '{:.1f}')} | "
+              f"{_stat(f['igraph_s'], '{:.1f}')} | {_stat(f['ratio'], '{:.2f}x')} | "
+              f"{_stat(f['ours_mb'], '{:.0f}')} | {TARGETS.get(n, '')} |")
+    owner_rows = {n: f for n, f in raw.items() if "person_s" in f}
+    if owner_rows:
+        print(f"\nOwners' questions on a SQLite database of the same data, seconds ({runs})\n")
+        print("| people | snapshot (analysis + files) | person | champions | champions k=3 "
+              "| compare (first) | compare (again) | person after a new tie | analyses run "
+              "| peak (MB) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for n, f in owner_rows.items():
+            print(f"| {n:,} | {_stat(f['snapshot_s'], '{:.1f}')} | {_stat(f['person_s'], '{:.3f}')}"
+                  f" | {_stat(f['champions_s'], '{:.3f}')} | "
+                  f"{_stat(f['champions_k3_s'], '{:.3f}')} | {_stat(f['compare_s'], '{:.2f}')} |"
+                  f" {_stat(f['compare_again_s'], '{:.3f}')} | "
+                  f"{_stat(f['person_after_new_tie_s'], '{:.1f}')} | "
+                  f"{int(statistics.median(f['analyses_computed']))} | "
+                  f"{_stat(f['owners_mb'], '{:.0f}')} |")
+    print("\nours: `python -m analytics.report.cli` as a fresh process (start-up, reading, "
+          "analysis, all six files); igraph: the reference pipeline as a fresh process. "
+          "Peak memory is each process's own ru_maxrss.")
+    if args.json:
+        args.json.write_text(json.dumps({str(n): f for n, f in raw.items()}, indent=2))
     return 0
 
 
