@@ -22,6 +22,7 @@ from analytics.champions import compare_picks
 from analytics.diff import diff_snapshots
 from analytics.jsonready import json_ready
 from analytics.model import Analysis, AnalysisOptions
+from analytics.people_kinds import rank
 from analytics.pipeline import analyze
 from analytics.report.outputs import write_outputs
 from analytics.results import AnalysisResult, ChampionPicks
@@ -102,19 +103,34 @@ def parse_count(text: str) -> int:
 def headline(result: AnalysisResult) -> dict[str, Any]:
     """The handful of figures every summary shows (and the dashboard's trend keeps).
 
-    A plain dict on purpose: it is stored as JSON in the audit log.
+    A plain dict on purpose: it is stored as JSON in the audit log. People are Slack ids (the
+    templates mention them); ``connectors`` are the central connectors ordered by how many
+    people named them, ``brokers`` the brokers by betweenness, both ties broken by PageRank,
+    then name, then id (``analytics.people_kinds.rank``).
     """
     net, cov = result.network, result.network.champion_coverage
     names = result.names()
+    people = {p.id: p for p in result.people}
+    pagerank = {p.id: p.pagerank or 0.0 for p in result.people}
+
+    def top(role: str, score: Any) -> list[dict[str, Any]]:
+        ids = [i for i in result.roles.get(role, ()) if i in people]
+        ordered = rank({i: float(score(people[i])) for i in ids}, names, then=pagerank)[:5]
+        return [{"id": i, "score": score(people[i])} for i in ordered]
+
+    answered = sum(1 for p in result.people if p.out_degree > 0)
     return {
         "people": net.people, "ties": net.ties,
         "density": net.density, "reciprocity": net.reciprocity,
-        "communities": net.communities, "modularity": net.modularity,
+        "communities": net.communities, "components": net.components,
+        "modularity": net.modularity,
         "e_i_index": net.e_i_index, "isolates": net.isolates,
+        "cross_team_share": None if net.e_i_index is None else (net.e_i_index + 1) / 2,
+        "participation": answered / net.people if net.people else None,
         "champions": net.champions,
         "coverage_one_step": cov.one_step, "coverage_two_step": cov.two_step,
-        "connectors": [names.get(i, i) for i in result.roles.get("central_connector", ())[:5]],
-        "brokers": [names.get(i, i) for i in result.roles.get("broker", ())[:5]],
+        "connectors": top("central_connector", lambda p: p.in_degree),
+        "brokers": top("broker", lambda p: round(p.betweenness or 0.0, 4)),
     }
 
 
@@ -167,8 +183,8 @@ def send_snapshot(u: Unit, requester: str, days: int | None = None) -> Sent:
         Outgoing(key=f"{key}:summary", channel=requester, text=f"{text}\n\n{effect}",
                  blocks=[section(text), section(effect)]),
         file_message(f"{key}:files", requester, paths,
-                     f"Snapshot files ({snap.days} days), also kept on the server in "
-                     f"{snap.folder}"),
+                     f"Confidential: named network data. Snapshot files ({snap.days} days, "
+                     f"snapshot {snap.folder.name}): open report.html first."),
     ]))
 
 
@@ -232,7 +248,10 @@ def compare(u: Unit, requester: str) -> dict[str, Any]:
     diff = current.derive(("diff", before_key), lambda: diff_snapshots(
         before, after, min_group_size=u.prefs.min_group_size))
     names = before.result.names() | after.result.names()  # the current name wins
-    return {"days": days, "diff": diff, "names": names}
+    # Nothing was recorded in the window before: a comparison would report every tie and
+    # every team pair as new, so the template says "nothing to compare yet" instead.
+    first = not diff["ties"]["before"]
+    return {"days": days, "diff": {**diff, "first_run": first}, "names": names}
 
 
 def ego(u: Unit, requester: str, person_id: str) -> dict[str, Any]:
