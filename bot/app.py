@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltResponse, Respond
+from slack_bolt import App, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -18,13 +19,19 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 import handlers
 from bot import db
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.server import signed_by_slack
 from bot.services import Services, events, system_clock
 from bot.services.delivery import Delivery
 from bot.services.workspace import ensure_workspace
 from handlers.errors import tell_user
 
 log = logging.getLogger(__name__)
+
+# What auth.test answers for a token that is wrong, revoked or of a removed app.
+TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked",
+                           "token_expired", "not_allowed_token_type", "ekm_access_denied"})
+
 
 def make_web_client(settings: Settings) -> WebClient:
     """A WebClient on ``SLACK_API_URL`` that retries 429 (Retry-After), 5xx and lost connections."""
@@ -62,7 +69,19 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
 
 def identify_workspace(services: Services) -> None:
     """Ask Slack who we are (`auth.test`) and record the workspace."""
-    auth = services.client.auth_test()
+    try:
+        auth = services.client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        if error in TOKEN_REFUSED:
+            raise ConfigError(f"Slack refused the bot token ({error}): check SLACK_BOT_TOKEN"
+                              ) from None
+        raise ConfigError(f"Slack answered auth.test with {error or exc.response.status_code}"
+                          f" (SLACK_API_URL is {services.settings.slack_api_url})") from None
+    except OSError as exc:  # URLError, refused or timed-out connections
+        reason = getattr(exc, "reason", None) or exc.strerror or exc
+        raise ConfigError(f"cannot reach Slack at {services.settings.slack_api_url}: {reason} "
+                          "(check SLACK_API_URL and the network)") from None
     team_id = str(auth.get("team_id") or "")
     with db.transaction(services.sessions) as session:
         ws = ensure_workspace(session, team_id, str(auth.get("team") or ""))
@@ -92,10 +111,25 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
             return BoltResponse(status=200, body="")
         return next()  # type: ignore[no-any-return]
 
+    def verified(request: BoltRequest) -> bool:
+        # Socket Mode requests come over the app's own authenticated connection.
+        if request.mode == "socket_mode":
+            return True
+        first = {k: (v[0] if v else None) for k, v in request.headers.items()}
+        return signed_by_slack(settings.slack_signing_secret, request.raw_body.encode(),
+                               first.get("x-slack-request-timestamp"),
+                               first.get("x-slack-signature"))
+
     @app.error
-    def on_error(error: Exception, body: dict[str, Any], respond: Respond | None) -> None:
+    def on_error(error: Exception, body: dict[str, Any], request: BoltRequest,
+                 respond: Respond | None) -> BoltResponse | None:
         # Failures outside listeners (listeners are wrapped by handlers.errors.guarded).
+        # Never act on a body Slack did not sign: it could name any response_url or user.
+        if not verified(request):
+            log.warning("refused a request not signed by Slack (%s)", type(error).__name__)
+            return BoltResponse(status=401, body={"error": "invalid request"})
         tell_user(error, body, respond, services.client)
+        return None
 
     handlers.register(app, services)
     return app

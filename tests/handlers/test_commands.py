@@ -11,7 +11,6 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.app import build_services, create_app, identify_workspace
 from bot.config import load_settings
@@ -65,7 +64,7 @@ def bot(tmp_path: object) -> Iterator[Bot]:
         services = build_services(settings)
         identify_workspace(services)
         app = create_app(settings, services)
-        server = make_server("127.0.0.1", 0, make_wsgi(SlackRequestHandler(app)),
+        server = make_server("127.0.0.1", 0, make_wsgi(app, signing_secret=SECRET),
                              server_class=_Server, handler_class=_Quiet)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
