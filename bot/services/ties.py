@@ -74,7 +74,8 @@ def record_tie(session: Session, workspace: Workspace, tie: NewTie) -> bool:
 def to_analytics_person(p: Person) -> am.Person:
     return am.Person(
         id=p.slack_id,
-        name=p.label,
+        # The full name first: display names are often a first name only, shared by many.
+        name=p.real_name or p.label,
         team=p.team or "",
         manager=p.manager or "",
         title=p.title or "",

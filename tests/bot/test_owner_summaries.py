@@ -129,3 +129,13 @@ def test_snapshot_files_carry_no_server_path(services: Services) -> None:
     comment = uploads[0]["text"]
     assert comment.startswith("Confidential: named network data")
     assert data_dir not in comment and "/snapshots/" not in comment and "/" not in comment
+
+
+def test_snapshot_files_name_people_by_full_name_and_team(services: Services) -> None:
+    # Everyone's display name is "Pat": the files must still tell them apart.
+    add_ties(services, [(f"U{i:02d}", f"U{i + 1:02d}", 3) for i in range(1, 11)])
+    snap = services.call(network_service.take_snapshot, OWNER, 30)
+    people_csv = snap.files["people.csv"].read_text()
+    assert "Pat 3" in people_csv and ",Pat," not in people_csv
+    html = snap.files["report.html"].read_text()
+    assert "Pat 3" in html and "Confidential: named network data" in html
