@@ -5,10 +5,11 @@ Every other module receives a frozen `Settings` object; nothing else looks at `o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
@@ -98,6 +99,12 @@ def parse_working_hours(value: str) -> tuple[frozenset[int], int, int] | None:
         raise ValueError("working hours run from an earlier to a later hour, like 9-17")
     days = frozenset((a + i) % 7 for i in range((b - a) % 7 + 1))
     return days, start, end
+
+
+TIME_RULES: dict[str, Callable[[str], object]] = {
+    "quiet_hours": parse_quiet_hours, "digest_schedule": parse_cadence,
+    "nudge_schedule": parse_cadence, "working_hours": parse_working_hours,
+}
 
 
 def _split_ids(value: object) -> tuple[str, ...]:
@@ -197,32 +204,15 @@ class Settings(BaseSettings):
     def _parse_list(cls, value: object) -> tuple[str, ...]:
         return _split_ids(value)
 
-    @field_validator("kudos_channel", mode="before")
+    @field_validator("kudos_channel", "champion_usergroup", mode="before")
     @classmethod
-    def _blank_channel(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("digest_schedule", "nudge_schedule")
+    @field_validator("quiet_hours", "digest_schedule", "nudge_schedule", "working_hours")
     @classmethod
-    def _cadence(cls, value: str) -> str:
-        parse_cadence(value)
-        return value.strip()
-
-    @field_validator("working_hours")
-    @classmethod
-    def _working_hours(cls, value: str) -> str:
-        parse_working_hours(value)
-        return value.strip()
-
-    @field_validator("champion_usergroup", mode="before")
-    @classmethod
-    def _blank_usergroup(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("quiet_hours")
-    @classmethod
-    def _quiet_hours(cls, value: str) -> str:
-        parse_quiet_hours(value)
+    def _time_rule(cls, value: str, info: ValidationInfo) -> str:
+        TIME_RULES[str(info.field_name)](value)  # raises ValueError naming the form
         return value.strip()
 
     @field_validator("reaction_emoji")

@@ -3,6 +3,7 @@ seeded network whose right suggestions are known (`bot.devkit.simulation.known_n
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -392,3 +393,28 @@ def test_a_slack_user_group_keeps_the_champions_in_sync(database_url: str, tmp_p
             services.call(champions.change_champion, "UCHAMPA", "UALP2", True)
         assert services.call(champions.sync_champion_group).added == []  # idempotent
         services.sessions.kw["bind"].dispose()
+
+
+def test_digest_and_nudge_stay_within_block_kit_limits_even_when_large() -> None:
+    from bot import ui
+    from bot.devkit.sandbox.blockkit import MAX_MESSAGE_BLOCKS, block_problems
+
+    long = "Research & Development <Europe> " * 8
+    figures = {"end": NOW.isoformat(), "min_group_size": 5, "participation": 0.5,
+               "response_rate": 0.4, "asked": 900, "answered": 360, "new_ties": 4000,
+               "cross_team_share": 0.3, "champions": 40, "reach_one": 0.2, "reach_two": 0.7,
+               "unreached": [{"kind": "team", "label": f"{long}{i}", "size": 50}
+                             for i in range(300)],
+               "kudos": 500, "kudos_cross_team": 200, "kudos_givers": 120,
+               "values": [["teamwork", 100], ["courage", 50]]}
+    _, blocks = ui.digest_message(figures, [0.1, None, 0.5, 0.6], "2026-W45")
+    assert block_problems(blocks, MAX_MESSAGE_BLOCKS) == []
+    assert "and 288 more" in blocks[4]["text"]["text"]
+    assert "&lt;Europe&gt;" in blocks[4]["text"]["text"]  # team names are escaped
+    item = champions.Shown("introduce_them", "U1", long, "A", "U2", long, "B", id=7)
+    plan = champions.NudgePlan("U0", "C", None, "UTC", "2026-W45", "send", "", 0.1, 0.3, 0.2,
+                               shown=[item, dataclasses.replace(item, id=8),
+                                      dataclasses.replace(item, id=9)])
+    text, blocks = ui.nudge_message(plan)
+    assert block_problems(blocks, MAX_MESSAGE_BLOCKS) == [] and len(blocks) == 8
+    assert "+10 points since your last nudge" in blocks[0]["text"]["text"]
