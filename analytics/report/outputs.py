@@ -145,7 +145,8 @@ class GephiTable:
     def xml_nodes(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Each node's id and (key, value) pairs as escaped XML text, escaped once for both
         files."""
-        return [(_xml(node), [(k, _xml(v)) for k, v in attrs.items()])
+        text = _XmlText()
+        return [(text(node), [(k, text(v)) for k, v in attrs.items()])
                 for node, attrs in self.nodes]
 
     @cached_property
@@ -153,9 +154,27 @@ class GephiTable:
         """Each tie's ends and (key, value) pairs as escaped XML text, escaped once."""
         ids = {node: text for (node, _), (text, _) in zip(self.nodes, self.xml_nodes,
                                                            strict=True)}
-        return [(ids.get(s) or _xml(s), ids.get(t) or _xml(t),
-                 [(k, _xml(v)) for k, v in attrs.items()])
+        text = _XmlText()
+        return [(ids.get(s) or text(s), ids.get(t) or text(t),
+                 [(k, text(v)) for k, v in attrs.items()])
                 for s, t, attrs in self.edges]
+
+
+class _XmlText:
+    """:func:`_xml` with repeated strings (teams, kinds, roles) escaped once."""
+
+    __slots__ = ("_seen",)
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, value: str | int | float | bool) -> str:
+        if type(value) is str:
+            done = self._seen.get(value)
+            if done is None:
+                done = self._seen[value] = _xml(value)
+            return done
+        return _xml(value)
 
 
 def _declare(seen: dict[str, set[type]]) -> tuple[dict[str, type], bool]:
