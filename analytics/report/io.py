@@ -65,6 +65,7 @@ PEOPLE_COLUMNS: tuple[str, ...] = (
 #: First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
 FORMULA_TRIGGERS: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 # A plain number ("-1", "+2.5", "-3e-4") is not a formula: it stays a number in a spreadsheet.
+_GUARDED_FIRST = frozenset((*FORMULA_TRIGGERS, "'"))
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 _TRUE = frozenset({"true", "yes", "y", "1", "t"})
@@ -193,6 +194,8 @@ def neutralise_cell(text: str) -> str:
     >>> [neutralise_cell(c) for c in ("@Ada", "-1", "+2.5", "Ada", "'=1", "")]
     ["'@Ada", '-1', '+2.5', 'Ada', "''=1", '']
     """
+    if not text or text[0] not in _GUARDED_FIRST:  # nearly every cell: one lookup
+        return text
     return "'" + text if _runs_as_formula(text.lstrip("'")) else text
 
 
