@@ -294,9 +294,10 @@ def network_figures(
     clustering of the undirected view; ``components`` the weakly connected components
     among connected people (isolates are counted apart, as ``isolates``, as communities
     leave them out too); ``e_i_index`` see :func:`e_i_index`; ``champion_coverage`` the
-    share of everyone within one / two steps of a champion (:func:`analytics.champions.coverage`). Ratios describe the
-    whole group, so they are None when the network has fewer than ``min_group_size`` people;
-    counts are always shown. ``betweenness_method`` is read from ``G.graph`` (set by
+    share of everyone within one / two steps of a champion
+    (:func:`analytics.champions.coverage`). Ratios describe the whole group, so they are
+    None when the network has fewer than ``min_group_size`` people; counts are always
+    shown. ``betweenness_method`` is read from ``G.graph`` (set by
     :func:`analytics.metrics.person_metrics`).
 
     Examples

@@ -3,7 +3,11 @@
 ``metrics.json`` (strict JSON), ``people.csv`` (one row a person), ``network.gexf`` and
 ``network.graphml`` (attribute types Gephi accepts), ``network.png`` and ``report.html``.
 Everything comes from the analysis as given: people the analysis left out (opted out,
-inactive) are never looked up again, so they cannot reappear in a file.
+inactive) are never looked up again, so they cannot reappear in a file. One layout
+(:func:`analytics.layout.layout`) places people in the picture, the report's map and the GEXF
+file alike; people are labelled by full name and team (:func:`analytics.labels.analysis_labels`).
+Files whose format has room for it say they are confidential (report, picture, GEXF, GraphML);
+``metrics.json`` and ``people.csv`` are fixed formats and carry no banner.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import numpy as np
 
 from analytics.errors import AnalyticsError
 from analytics.jsonready import json_ready
+from analytics.labels import analysis_labels
+from analytics.layout import layout
 from analytics.model import Analysis
-from analytics.report.draw import draw_network
-from analytics.report.html import render_report
+from analytics.report.draw import draw_network, group_colours
+from analytics.report.html import CONFIDENTIAL, render_report
 from analytics.report.io import csv_writer
+from analytics.trends import TrendPoint, trend_point
 
 __all__ = [
     "GRAPHML_MAX_TIES",
@@ -203,6 +210,7 @@ def gephi_table(analysis: Analysis, people: Iterable[Mapping[str, Any]] | None =
     """
     rows = people if people is not None else (p.to_dict() for p in analysis.result.people)
     metrics = {str(row["id"]): row for row in rows}
+    labels = analysis_labels(analysis)
     node_seen: dict[str, set[type]] = {}
     nodes: list[tuple[str, Attrs]] = []
     for node, data in analysis.graph.nodes(data=True):
@@ -216,7 +224,7 @@ def gephi_table(analysis: Analysis, people: Iterable[Mapping[str, Any]] | None =
                 merged[str(key)] = converted
             elif key in own:
                 merged.pop(str(key), None)  # the result's None wins over a stale graph value
-        merged["label"] = str(data.get("name") or node)
+        merged["label"] = labels.get(node) or str(data.get("name") or node)
         for key, value in merged.items():
             node_seen.setdefault(key, set()).add(type(value))
         nodes.append((str(node), merged))
@@ -327,7 +335,7 @@ def write_graphml(analysis: Analysis, path: str | Path, table: GephiTable | None
                     f'  <key id="{keys[key]}" for="{scope}" attr.name="{_xml(key)}" '
                     f'attr.type="{_XML_TYPES[kind]}"/>\n'
                 )
-        out.write('  <graph edgedefault="directed">\n')
+        out.write(f'  <graph edgedefault="directed">\n    <desc>{CONFIDENTIAL}</desc>\n')
         lines: list[str] = []
         for node, pairs in table.xml_nodes:
             data = "".join(f'<data key="{node_keys[k]}">{v}</data>' for k, v in pairs)
@@ -345,11 +353,37 @@ def write_graphml(analysis: Analysis, path: str | Path, table: GephiTable | None
         out.write("  </graph>\n</graphml>\n")
 
 
-def write_gexf(analysis: Analysis, path: str | Path, table: GephiTable | None = None) -> None:
+def _viz(analysis: Analysis,
+         positions: Mapping[str, tuple[float, float]] | None) -> dict[str, str]:
+    """Each node's GEXF ``viz`` elements: position (the shared layout), colour (its
+    community's, as in the picture; isolated people light grey) and size (PageRank)."""
+    graph = analysis.graph
+    if positions is None:
+        positions = layout(graph, {p.id: p.community for p in analysis.result.people
+                                   if p.community >= 0}, seed=analysis.result.options.seed)
+    colours, _ = group_colours(analysis, "community")
+    ranks = {p.id: p.pagerank or 0.0 for p in analysis.result.people}
+    top = max(ranks.values(), default=0.0) or 1.0
+    out: dict[str, str] = {}
+    for node in graph:
+        x, y = positions.get(node, (0.0, 0.0))
+        colour = colours.get(node, "#d9d9d9")
+        colour = "#d9d9d9" if colour == "white" else colour
+        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        size = 4.0 + 26.0 * ranks.get(node, 0.0) / top
+        out[str(node)] = (f'<viz:position x="{x * 500:.2f}" y="{y * 500:.2f}" z="0.0"/>'
+                          f'<viz:color r="{r}" g="{g}" b="{b}"/><viz:size value="{size:.2f}"/>')
+    return out
+
+
+def write_gexf(analysis: Analysis, path: str | Path, table: GephiTable | None = None,
+               positions: Mapping[str, tuple[float, float]] | None = None) -> None:
     """Write the analysed graph as GEXF 1.2 (directed; attributes as in :func:`gephi_table`).
 
-    ``label`` is the node label and ``weight`` the edge weight, as Gephi expects; every
-    other attribute is declared and written as an attvalue.
+    ``label`` is the node label (full name and team) and ``weight`` the edge weight, as Gephi
+    expects; every other attribute is declared and written as an attvalue. Each node also
+    has a ``viz`` position (``positions``, else :func:`analytics.layout.layout`), colour and
+    size, so Gephi opens the file laid out and coloured as the picture is.
 
     Examples
     --------
@@ -362,8 +396,11 @@ def write_gexf(analysis: Analysis, path: str | Path, table: GephiTable | None = 
     >>> H = nx.read_gexf(out)
     >>> H.nodes["a"]["label"], H.nodes["a"]["name"], H.edges["a", "b"]["weight"]
     ('<Ada & co>', '<Ada & co>', 2.0)
+    >>> sorted(H.nodes["a"]["viz"])
+    ['color', 'position', 'size']
     """
     table = table if table is not None else gephi_table(analysis)
+    viz = _viz(analysis, positions)
     node_types = {k: v for k, v in table.node_types.items() if k != "label"}
     edge_types = {k: v for k, v in table.edge_types.items() if k != "weight"}
     node_ids = {key: str(i) for i, key in enumerate(node_types)}
@@ -379,10 +416,12 @@ def write_gexf(analysis: Analysis, path: str | Path, table: GephiTable | None = 
         out.write(
             "<?xml version='1.0' encoding='utf-8'?>\n"
             '<gexf xmlns="http://www.gexf.net/1.2draft" '
+            'xmlns:viz="http://www.gexf.net/1.2draft/viz" '
             'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
             'xsi:schemaLocation="http://www.gexf.net/1.2draft '
             'http://www.gexf.net/1.2draft/gexf.xsd" version="1.2">\n'
-            "  <meta><creator>PeerPulse</creator></meta>\n"
+            f"  <meta><creator>PeerPulse</creator><description>{CONFIDENTIAL}"
+            "</description></meta>\n"
             '  <graph defaultedgetype="directed" mode="static">\n'
         )
         for scope, types, ids in (("node", node_types, node_ids), ("edge", edge_types, edge_ids)):
@@ -396,10 +435,13 @@ def write_gexf(analysis: Analysis, path: str | Path, table: GephiTable | None = 
                 out.write("    </attributes>\n")
         out.write("    <nodes>\n")
         lines: list[str] = []
+        raw_id = {text: raw for (raw, _), (text, _) in zip(table.nodes, table.xml_nodes,
+                                                           strict=True)}
         for node, pairs in table.xml_nodes:
             body = attvalues(pairs, node_ids)
             label = next(v for k, v in pairs if k == "label")
-            lines.append(f'      <node id="{node}" label="{label}">{body}</node>\n')
+            lines.append(f'      <node id="{node}" label="{label}">{body}'
+                         f'{viz.get(raw_id[node], "")}</node>\n')
             if len(lines) >= _CHUNK:
                 out.write("".join(lines))
                 lines.clear()
@@ -487,6 +529,33 @@ def metrics_json(result: Mapping[str, Any]) -> str:
     return f"{{\n{body}\n}}\n" if parts else "{}\n"
 
 
+TREND_FILE = "trend.json"
+
+
+def _snapshot_history(folder: Path, analysis: Analysis) -> list[TrendPoint]:
+    """In a ``snapshots`` folder: write this snapshot's trend point, read the earlier ones.
+
+    Elsewhere (``peerpulse analyze --out DIR``) nothing is read or written: the folders
+    around an arbitrary output folder are none of ours.
+    """
+    if folder.parent.name != "snapshots":
+        return []
+    point = trend_point(analysis.result, analysis.graph)
+    (folder / TREND_FILE).write_text(json.dumps(point.to_dict(), allow_nan=False),
+                                     encoding="utf-8")
+    history = []
+    for other in sorted(folder.parent.glob(f"*/{TREND_FILE}")):
+        if other.parent == folder:
+            continue
+        try:
+            earlier = TrendPoint.from_dict(json.loads(other.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            continue  # a half-written or foreign file never breaks a report
+        if earlier.window_days == point.window_days:
+            history.append(earlier)
+    return history
+
+
 def write_outputs(
     analysis: Analysis,
     out_dir: str | Path,
@@ -512,6 +581,9 @@ def write_outputs(
         Called with one short line before each slow step.
     diff : mapping, optional
         A snapshot diff (``diff_snapshots`` output) to include in the report.
+        When ``out_dir`` sits in a ``snapshots`` folder (as the bot's snapshots do), a small
+        ``trend.json`` (aggregates only) is written beside the files, and the earlier
+        snapshots' ones with the same window draw the report's trend charts.
     graphml : bool, optional
         Write ``network.graphml``: None (default) writes it up to :data:`GRAPHML_MAX_TIES`
         ties and leaves it out above (saying so through ``progress``); True or False force.
@@ -551,9 +623,12 @@ def write_outputs(
         _write_people_csv(path, result["people"])
 
         say("writing GEXF and GraphML…" if with_graphml else "writing GEXF…")
+        positions = layout(analysis.graph, {p.id: p.community for p in analysis.result.people
+                                            if p.community >= 0},
+                           seed=analysis.result.options.seed)
         table = gephi_table(analysis, result["people"])
         path = written["network.gexf"] = folder / "network.gexf"
-        write_gexf(analysis, path, table)
+        write_gexf(analysis, path, table, positions)
         if with_graphml:
             path = written["network.graphml"] = folder / "network.graphml"
             write_graphml(analysis, path, table)
@@ -564,11 +639,13 @@ def write_outputs(
 
         say("drawing network.png…")
         path = written["network.png"] = folder / "network.png"
-        draw_network(analysis, path)
+        draw_network(analysis, path, positions=positions)
 
         say("writing report…")
+        history = _snapshot_history(folder, analysis)
         path = written["report.html"] = folder / "report.html"
-        html = render_report(analysis, png_path=written["network.png"], diff=diff)
+        html = render_report(analysis, png_path=written["network.png"], diff=diff,
+                             positions=positions, history=history)
         path.write_text(html, encoding="utf-8")
     except OSError as exc:
         where = exc.filename or folder

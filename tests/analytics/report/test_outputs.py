@@ -76,7 +76,8 @@ def test_people_csv_has_one_row_a_person_with_roles_joined(
 
 def _assert_gephi_safe(graph: nx.Graph) -> None:
     for _, data in graph.nodes(data=True):
-        assert all(isinstance(v, GEPHI_TYPES) for v in data.values()), data
+        # "viz" is GEXF's own position/colour/size element, read back as a dict
+        assert all(isinstance(v, GEPHI_TYPES) for k, v in data.items() if k != "viz"), data
     for _, _, data in graph.edges(data=True):
         assert all(isinstance(v, GEPHI_TYPES) for v in data.values()), data
 
@@ -178,7 +179,7 @@ def test_streamed_files_match_networkx_reading_of_gephi_graph(
     }
     gexf = nx.read_gexf(tmp_path / "network.gexf")
     for node, data in expected.nodes(data=True):
-        assert gexf.nodes[node] == data
+        assert {k: v for k, v in gexf.nodes[node].items() if k != "viz"} == data
     for a, b, data in expected.edges(data=True):
         assert {k: v for k, v in gexf.edges[a, b].items() if k != "id"} == data
 
@@ -275,3 +276,48 @@ def test_metrics_json_keeps_one_person_a_line_and_reads_back(
     assert json.loads(text) == analysis.result.to_dict()
     person_lines = [line for line in text.splitlines() if line.startswith('    {"id": ')]
     assert len(person_lines) == len(analysis.result.people)
+
+
+def test_gexf_opens_laid_out_and_coloured_like_the_picture(
+    tmp_path: Path, analysis_factory: Factory
+) -> None:
+    from analytics.labels import analysis_labels
+    from analytics.report.draw import group_colours
+
+    analysis = analysis_factory()
+    write_outputs(analysis, tmp_path)
+    text = (tmp_path / "network.gexf").read_text()
+    assert "Confidential: named network data" in text
+    assert "Confidential: named network data" in (tmp_path / "network.graphml").read_text()
+    gexf = nx.read_gexf(tmp_path / "network.gexf")
+    colours, _ = group_colours(analysis, "community")
+    labels = analysis_labels(analysis)
+    positions = set()
+    for node, data in gexf.nodes(data=True):
+        viz = data["viz"]
+        positions.add((viz["position"]["x"], viz["position"]["y"]))
+        expected = colours[node] if colours[node] != "white" else "#d9d9d9"
+        got = "#{r:02x}{g:02x}{b:02x}".format(**viz["color"])
+        assert got == expected
+        assert data["label"] == labels[node]  # full name and team, as everywhere else
+    assert len(positions) == gexf.number_of_nodes()  # everyone has a place of their own
+
+
+def test_snapshots_folder_keeps_a_trend_point_and_reads_earlier_ones(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from analytics.model import AnalysisOptions, Person, Tie
+
+    people = [Person(f"p{i}", name=f"P {i}", team="ab"[i % 2]) for i in range(10)]
+    snapshots = tmp_path / "snapshots"
+    for week, extra in enumerate((2, 6, 9)):
+        ties = [Tie(f"p{i}", f"p{(i + 1) % 10}") for i in range(extra)]
+        options = AnalysisOptions(now=datetime(2026, 1, 1 + 7 * week, tzinfo=UTC))
+        write_outputs(analyze(ties, people, options), snapshots / f"2026010{week}-90d")
+    html = (snapshots / "20260102-90d" / "report.html").read_text()
+    assert "trend lines appear" not in html and "One point per snapshot" in html
+    assert html.count('<circle cx=') >= 3 * 3  # three snapshots on each trend chart
+    other = tmp_path / "elsewhere"
+    write_outputs(analyze([Tie("p1", "p2")], people), other)
+    assert not (other / "trend.json").exists()
+    assert "trend lines appear from the next snapshot" in (other / "report.html").read_text()
