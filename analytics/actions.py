@@ -228,8 +228,9 @@ def prioritised_actions(
         found.append(Action("left_out", 40.0 + 60.0 * len(isolated) / people, "kind-isolated",
                             people=isolated, figures={"count": len(isolated)}))
 
+    broker_ids = set(result.roles.get("broker", ()))
     by_betweenness = sorted(
-        (p for p in result.people if p.id in set(result.roles.get("broker", ()))),
+        (p for p in result.people if p.id in broker_ids),
         key=lambda p: (-(p.betweenness or 0.0), p.id),
     )[:BROKERS_CHECKED]
     cut = broker_dependence(G, [p.id for p in by_betweenness])

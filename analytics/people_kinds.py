@@ -151,12 +151,17 @@ def _qualifying(counts: Mapping[str, int]) -> dict[str, int]:
     return {pid: v for pid, v in counts.items() if v >= floor}
 
 
-def _named_on(G: nx.DiGraph, kind: str) -> dict[str, int]:
-    """Distinct people who named each person with a tie of ``kind``."""
-    counts: dict[str, int] = {}
+def _named_on(G: nx.DiGraph, *wanted: str) -> dict[str, dict[str, int]]:
+    """For each kind wanted: distinct people who named each person with a tie of that kind
+    (one pass over the ties)."""
+    counts: dict[str, dict[str, int]] = {kind: {} for kind in wanted}
     for source, target, kinds in G.edges(data="kinds", default=""):
-        if source != target and kind in str(kinds or "").split(","):
-            counts[target] = counts.get(target, 0) + 1
+        if source == target or not kinds:
+            continue
+        for kind in str(kinds).split(","):
+            found = counts.get(kind)
+            if found is not None:
+                found[target] = found.get(target, 0) + 1
     return counts
 
 
@@ -257,9 +262,10 @@ def people_kinds(
     low_constraint = {pid: -(people[pid].constraint or 0.0) for pid in brokers}
     found["broker"] = [KindMember(pid, brokers[pid])
                        for pid in rank(brokers, labels, then=low_constraint)]
+    named = _named_on(graph, "adopted", "energy")
     for key, counts in (
-        ("influencer", _named_on(graph, "adopted")),
-        ("energiser", _named_on(graph, "energy")),
+        ("influencer", named["adopted"]),
+        ("energiser", named["energy"]),
         ("generous_recogniser", cross_team_recognition(graph)),
     ):
         chosen = {pid: float(v) for pid, v in _qualifying(counts).items()}

@@ -436,7 +436,10 @@ def _champions(analysis: Analysis, labels: Mapping[str, str],
     now; and whom to add to them, with the reach each addition brings."""
     result, graph = analysis.result, analysis.graph
     current = sorted(p.id for p in result.people if p.champion)
-    if current:
+    if current and len(current) == result.recommendation.k:
+        picks = _pick_rows(result.recommendation, labels)
+        size = len(current)
+    elif current:
         teams = {p.id: p.team for p in result.people}
         communities = {p.id: p.community for p in result.people if p.community >= 0}
         same_size = ChampionPicks.from_dict(champions_mod.compare_picks(
