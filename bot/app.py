@@ -67,8 +67,19 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     )
 
 
+class _OnlyOurReason(logging.Filter):
+    """While asking who we are, a failure is reported once, as our ConfigError: drop the
+    Web API client's own line for each attempt."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
 def identify_workspace(services: Services) -> None:
     """Ask Slack who we are (`auth.test`) and record the workspace."""
+    quiet = _OnlyOurReason()
+    slack_log = logging.getLogger("slack_sdk.web.base_client")
+    slack_log.addFilter(quiet)
     try:
         auth = services.client.auth_test()
     except SlackApiError as exc:
@@ -82,6 +93,8 @@ def identify_workspace(services: Services) -> None:
         reason = getattr(exc, "reason", None) or exc.strerror or exc
         raise ConfigError(f"cannot reach Slack at {services.settings.slack_api_url}: {reason} "
                           "(check SLACK_API_URL and the network)") from None
+    finally:
+        slack_log.removeFilter(quiet)
     team_id = str(auth.get("team_id") or "")
     with db.transaction(services.sessions) as session:
         ws = ensure_workspace(session, team_id, str(auth.get("team") or ""))

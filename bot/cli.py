@@ -30,7 +30,7 @@ def _setup_logging(settings: Settings | None = None, verbose: bool = False) -> N
         stream=sys.stderr,
         force=True,
     )
-    for noisy in ("apscheduler", "slack_sdk", "slack_bolt", "alembic", "urllib3"):
+    for noisy in ("apscheduler", "slack_sdk", "slack_bolt", "alembic", "urllib3", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -79,10 +79,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     settings.require("SLACK_SIGNING_SECRET")
     from bot.server import serve_http
 
-    print(
-        f"{PROG}: serving POST /slack/events and GET /healthz on http://{args.host}:{args.port}",
-        file=sys.stderr,
-    )
+    # serve_http checks the port, the database and the token first (one line on failure),
+    # then says where it serves.
     serve_http(settings, args.host, args.port)
     return 0
 

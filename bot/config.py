@@ -119,6 +119,83 @@ def _split_ids(value: object) -> tuple[str, ...]:
     return tuple(p.strip() for p in parts if p.strip())
 
 
+def not_an_id(value: str, kind: str) -> str | None:
+    """Why ``value`` is clearly not a Slack ``kind`` id, or None.
+
+    Slack ids are opaque, so nothing is matched against a pattern; only what is plainly
+    something else is refused: an email or @handle, a #channel name, markup, spaces.
+
+    >>> not_an_id("U012ABCDEF", "member"), not_an_id("#general", "channel")[:24]
+    (None, "'#general' is a channel ")
+    """
+    where = {"member": "in their Slack profile: ⋮ → Copy member ID",
+             "channel": "at the bottom of the channel's details"}[kind]
+    if any(c.isspace() or c in "<>|" for c in value):
+        return f"{value!r} is not a {kind} id (find the id {where})"
+    if value.startswith("#"):
+        return f"{value!r} is a channel name, not a {kind} id (find the id {where})"
+    if "@" in value:
+        return f"{value!r} is an email or a handle, not a {kind} id (find the id {where})"
+    return None
+
+
+def check_timezone(value: str) -> str:
+    """``value`` if it names an IANA timezone, else ValueError."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r}: use an IANA name such as "
+                         "Europe/London, America/New_York or UTC") from None
+    return value.strip()
+
+
+SUPPORTED_DATABASES = ("PeerPulse supports SQLite (sqlite:///peerpulse.db) and PostgreSQL "
+                       "(postgresql+psycopg://user:password@host/peerpulse)")
+
+
+def check_database_url(value: str) -> str:
+    """``value`` if it is a URL of a supported database whose driver is installed."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(value.strip())
+    except ArgumentError:
+        raise ValueError(f"not a database URL; {SUPPORTED_DATABASES}") from None
+    backend = url.get_backend_name()
+    if backend == "postgres":
+        raise ValueError(f"write postgresql+psycopg:// instead of postgres://; "
+                         f"{SUPPORTED_DATABASES}")
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(f"{backend} is not supported; {SUPPORTED_DATABASES}")
+    try:
+        url.get_dialect().import_dbapi()
+    except (ImportError, NoSuchModuleError):
+        raise ValueError(f"the database driver {url.get_driver_name()!r} is not installed; "
+                         f"{SUPPORTED_DATABASES}") from None
+    return value.strip()
+
+
+def check_poll_schedule(specs: tuple[str, ...]) -> tuple[str, ...]:
+    """``specs`` if each is ``question=day[s] HH:MM`` with a known question, real days and a
+    real time (``helped=mon|thu 9:30``), else ValueError."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from bot.services.polls import parse_schedule
+
+    for spec in specs:
+        (cadence,) = parse_schedule([spec]).values()
+        try:
+            CronTrigger(day_of_week=cadence.day_of_week, hour=cadence.hour,
+                        minute=cadence.minute, timezone="UTC")
+        except ValueError:
+            raise ValueError(f"bad days in poll schedule {spec!r}: use mon..sun, a range "
+                             "like mon-fri or a list like mon|thu") from None
+    return specs
+
+
 class Settings(BaseSettings):
     """Typed, frozen settings read from the environment and a `.env` file in the working dir.
 
@@ -233,6 +310,42 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        return check_database_url(value)
+
+    @field_validator("owners", "champion_channels", "kudos_channel")
+    @classmethod
+    def _ids(cls, value: tuple[str, ...] | str | None, info: ValidationInfo
+             ) -> tuple[str, ...] | str | None:
+        kind = "member" if info.field_name == "owners" else "channel"
+        for one in (value,) if isinstance(value, str) else value or ():
+            if problem := not_an_id(one, kind):
+                raise ValueError(problem)
+        return value
+
+    @field_validator("poll_questions")
+    @classmethod
+    def _known_questions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from bot.services.polls import QUESTIONS
+
+        unknown = [q for q in value if q not in QUESTIONS]
+        if unknown:
+            raise ValueError(f"unknown poll question(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(QUESTIONS)}")
+        return value
+
+    @field_validator("poll_schedule")
+    @classmethod
+    def _poll_schedule(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return check_poll_schedule(value)
+
     def require(self, *names: str) -> None:
         """Raise `ConfigError` naming the first missing variable and how to get it."""
         for name in names:
@@ -254,4 +367,5 @@ def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> 
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None
+        reason = str(first.get("msg", "")).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {where}: {reason}") from None

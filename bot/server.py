@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
 from slack_bolt.request.internals import parse_body
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,17 @@ def make_wsgi(app: App, health: Callable[[], bool] = lambda: True, *, signing_se
     return wsgi
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line now if nothing can listen on ``host:port`` (gunicorn would retry
+    for seconds, then print several)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve_http(settings: Settings, host: str, port: int, *, threads: int = 8) -> None:
     """Run gunicorn with one threaded worker.
 
@@ -205,7 +217,9 @@ def serve_http(settings: Settings, host: str, port: int, *, threads: int = 8) ->
 
     from bot.runtime import build_runtime
 
+    _check_port(host, port)
     runtime = build_runtime(settings)
+    log.info("serving POST %s and GET /healthz on http://%s:%s", EVENTS_PATH, host, port)
 
     def start_in_worker() -> None:
         # Connections opened before the fork belong to the parent: the worker opens its own.
@@ -252,6 +266,7 @@ def serve_socket_mode(settings: Settings) -> None:
     from bot.runtime import build_runtime
 
     runtime = build_runtime(settings)
+    log.info("connected to Slack in Socket Mode")
     runtime.start_background()
     try:
         SocketModeHandler(runtime.app, settings.slack_app_token).start()

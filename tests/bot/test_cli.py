@@ -80,3 +80,75 @@ def test_app_token_selects_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([]) == 2
     assert "demo" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------- start-up in HTTP mode
+
+def _refused_start(tmp_path: Path, **env: str) -> str:
+    """Run `peerpulse run --http` as a subprocess; it must exit non-zero with one line."""
+    from bot.devkit.botprocess import free_port
+
+    base = {"SLACK_BOT_TOKEN": "xoxb-sandbox", "SLACK_SIGNING_SECRET": "s",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"}
+    done = run_cli("run", "--http", "--host", "127.0.0.1", "--port", str(free_port()),
+                   cwd=tmp_path, env={**base, **env})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0, done.stderr
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr and "Worker failed to boot" not in done.stderr
+    assert lines[0].startswith("peerpulse run: ")
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_http_mode_with_a_token_slack_refuses_stops_with_one_line(tmp_path: Path) -> None:
+    from bot.devkit.sandbox import SlackSandbox
+
+    with SlackSandbox(token="xoxb-the-real-one") as sandbox:
+        line = _refused_start(tmp_path, SLACK_API_URL=sandbox.base_url,
+                              SLACK_BOT_TOKEN="xoxb-wrong")
+        assert "Slack refused the bot token (invalid_auth): check SLACK_BOT_TOKEN" in line
+        assert [c.method for c in sandbox.calls()] == ["auth.test"]
+
+
+@pytest.mark.slow
+def test_http_mode_with_slack_unreachable_stops_with_one_line(tmp_path: Path) -> None:
+    from bot.devkit.botprocess import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    line = _refused_start(tmp_path, SLACK_API_URL=closed)
+    assert f"cannot reach Slack at {closed}" in line and "Connection refused" in line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "value", "reason"), [
+    ("PEERPULSE_TIMEZONE", "Mars/Olympus", "unknown timezone 'Mars/Olympus'"),
+    ("PEERPULSE_POLL_SCHEDULE", "helped=fri 25:00", "bad time in poll schedule"),
+    ("PEERPULSE_POLL_SCHEDULE", "helped=xyz 10:00", "bad days in poll schedule"),
+    ("PEERPULSE_OWNERS", "alice@example.com", "not a member id"),
+    ("PEERPULSE_POLL_QUESTIONS", "helped,nosuch", "unknown poll question(s) nosuch"),
+    ("PEERPULSE_KUDOS_CHANNEL", "#general", "is a channel name"),
+    ("DATABASE_URL", "mysql://u:p@localhost/peerpulse", "supports SQLite"),
+])
+def test_http_mode_with_a_bad_setting_stops_with_one_line(tmp_path: Path, name: str,
+                                                          value: str, reason: str) -> None:
+    line = _refused_start(tmp_path, SLACK_API_URL="http://127.0.0.1:9/api/", **{name: value})
+    assert line.startswith(f"peerpulse run: invalid setting {name}: ") and reason in line
+
+
+@pytest.mark.slow
+def test_http_mode_on_a_busy_port_stops_with_one_line(tmp_path: Path) -> None:
+    import socket
+
+    from bot.devkit.sandbox import SlackSandbox
+
+    with SlackSandbox() as sandbox, socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("run", "--http", "--host", "127.0.0.1", "--port", str(port), cwd=tmp_path,
+                       env={"SLACK_BOT_TOKEN": sandbox.token, "SLACK_SIGNING_SECRET": "s",
+                            "SLACK_API_URL": sandbox.base_url})
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"peerpulse run: cannot listen on 127.0.0.1:{port}: " \
+                                  "Address already in use"
