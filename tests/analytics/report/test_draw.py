@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -97,3 +98,75 @@ def test_community_of_prefers_result_then_node_attribute() -> None:
     analysis.graph.nodes["c"]["community"] = 4
     # -1 (an isolate, in no community) is drawn grey like an unknown community
     assert community_of(Analysis(analysis.graph, result)) == {"a": 1, "b": None, "c": 4}
+
+
+def _crowded() -> Analysis:
+    """60 people, first names repeating across teams, three champions, four isolated."""
+    from analytics.model import Person
+
+    first = ["Ana", "Joao", "Naomi"]
+    teams = ["Sales", "Data", "Mobile", "Payments"]
+    people = [Person(f"U{i:02d}", name=f"{first[i % 3]} Lee", team=teams[i % 4],
+                     champion=i in (0, 7, 30)) for i in range(60)]
+    import random
+
+    rng = random.Random(4)
+    ties = [Tie(f"U{rng.randrange(56):02d}", f"U{rng.randrange(12):02d}") for _ in range(160)]
+    ties += [Tie(f"U{i:02d}", f"U{i + 1:02d}") for i in range(55)]
+    return analyze(ties, people)
+
+
+def test_labels_never_overlap_and_champions_are_always_labelled() -> None:
+    analysis = _crowded()
+    drawn = draw.picture(analysis)
+    boxes = [box for _, box in drawn.labels]
+    for a, b in itertools.combinations(boxes, 2):
+        assert not a.overlaps(b)
+    texts = [text for text, _ in drawn.labels]
+    from analytics.labels import analysis_labels
+
+    labels = analysis_labels(analysis)
+    for person in (p for p in analysis.result.people if p.champion):
+        # full name on the first line, team (and what tells namesakes apart) on the second
+        name, rest = draw.split_label(labels[person.id])
+        assert name == person.name and rest.startswith(person.team)
+        assert f"{name}\n{rest}" in texts
+    assert len(texts) >= 8
+
+
+def test_legend_explains_every_colour_drawn() -> None:
+    analysis = _crowded()
+    for colour_by in ("community", "team"):
+        drawn = draw.picture(analysis, colour_by=colour_by)
+        legend_colours = {colour for _, colour in drawn.legend}
+        assert drawn.colours <= legend_colours, colour_by
+        assert any("isolated: no tie (4 people)" == text for text, _ in drawn.legend)
+    teams = [text for text, _ in draw.picture(analysis, colour_by="team").legend]
+    isolated = set(analysis.result.roles["isolate"])
+    sizes = {t: sum(1 for p in analysis.result.people if p.team == t and p.id not in isolated)
+             for t in ("Data", "Mobile", "Payments", "Sales")}
+    expected = sorted(sizes, key=lambda t: (-sizes[t], t))
+    assert teams[:4] == [f"{t} ({sizes[t]} people)" for t in expected]
+
+
+def test_no_empty_band_around_the_drawing(tmp_path: Path) -> None:
+    path = tmp_path / "network.png"
+    draw_network(_crowded(), path)
+    image = mpimg.imread(path)
+    ink = (image[:, :, :3].min(axis=2) < 0.95)
+    rows = ink.any(axis=1).nonzero()[0]
+    # drawn content reaches within 6% of the top and the bottom of the picture
+    assert rows[0] < 0.06 * image.shape[0] and rows[-1] > 0.94 * image.shape[0]
+    blank_run = max((len(list(g)) for k, g in itertools.groupby(ink.any(axis=1)) if not k),
+                    default=0)
+    assert blank_run < 0.12 * image.shape[0]
+
+
+def test_picture_carries_alt_text_and_the_confidential_mark(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "network.png"
+    draw_network(_crowded(), path)
+    text = Image.open(path).text  # type: ignore[attr-defined]
+    assert "Network picture of 60 people" in text["Description"]
+    assert "confidential" in text["Title"].lower()

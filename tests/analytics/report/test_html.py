@@ -142,3 +142,60 @@ def test_community_breakdown_never_shows_a_small_group() -> None:
     assert re.search(r"Tiny Team:\s*3", html) is None
     assert re.search(r"People &amp; Culture:\s*1", html) is None
     assert re.search(r"Sales:\s*8", html) is not None
+
+
+def _org() -> Analysis:
+    from analytics.model import Person, Tie
+
+    people = [Person(f"s{i}", name=f"Ana Silva{'' if i else ''}", team="Sales",
+                     champion=i == 0) for i in range(8)]
+    people += [Person(f"d{i}", name=f"Dee {i}", team="Data") for i in range(8)]
+    people += [Person("lone", name="Lou Lone", team="Data")]
+    ties = [Tie(f"s{i}", f"s{j}") for i in range(8) for j in range(8) if i != j]
+    ties += [Tie(f"d{i}", f"d{(i + 1) % 8}") for i in range(8)] + [Tie("s0", "d0")]
+    ties += [Tie(f"d{i}", f"s{i}") for i in range(8)]
+    return analyze(ties, people)
+
+
+def test_first_screen_says_what_to_do_with_evidence_one_click_away() -> None:
+    html = render_report(_org())
+    summary = html.index('id="summary"')
+    actions = re.findall(r'<li class="[^"]*" id="action-([a-z_]+)">', html)
+    assert 3 <= len(actions) <= 5 and "silo" in actions and "left_out" in actions
+    assert html.index("What to do next") - summary < 5000  # right after the summary
+    ids = set(re.findall(r'id="([^"]+)"', html))
+    for target in re.findall(r'<a href="#([^"]+)">See the evidence</a>', html):
+        assert target in ids, target
+    assert "Connect the Sales team" in html and "Lou Lone (Data)" in html
+
+
+def test_every_figure_has_its_meaning_and_roles_are_in_words() -> None:
+    from analytics.report.html import MEANINGS
+
+    html = render_report(_org())
+    for meaning in MEANINGS.values():
+        assert meaning.replace("'", "&#39;").replace("&", "&amp;").replace(
+            "&amp;#39;", "&#39;") in html, meaning
+    assert "central_connector" not in html.split("<script")[0]  # words, not identifiers
+    assert "Central connectors" in html and "Isolated people" in html
+
+
+def test_people_are_unambiguous_in_the_report() -> None:
+    html = render_report(_org())
+    # eight people named "Ana Silva" in Sales: each label is different
+    labels = set(re.findall(r"Ana Silva \(Sales, s\d\)", html))
+    assert len(labels) == 8
+
+
+def test_team_matrix_is_a_heat_map_with_silo_flags() -> None:
+    html = render_report(_org())
+    cells = re.findall(r'<td class="n[^"]*" style="background: (#[0-9a-f]{6})"', html)
+    assert len(cells) == 4 and len(set(cells)) > 1
+    assert '<span class="flag">siloed</span>' in html
+    assert "Inside<small>share of row</small>" in html
+
+
+def test_counts_in_the_report_leave_isolated_people_apart() -> None:
+    html = render_report(_org())
+    assert "1 person has no tie at all" in html
+    assert "isolated: no tie (1 person)" in html  # the map's legend, from its JSON data
