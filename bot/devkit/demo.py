@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
@@ -25,9 +25,9 @@ from bot.config import load_settings
 from bot.devkit.botprocess import BotProcess
 from bot.devkit.sandbox import DEFAULT_CHANNEL_ID, SlackSandbox, wait_for
 from bot.devkit.signed_client import SignedClient
-from bot.devkit.simulation import Organisation, simulate_organisation
+from bot.devkit.simulation import ChampionBehaviour, Organisation, simulate_organisation
 from bot.models import AuditEntry, OutboxMessage, Person, PollRequest, Tie, Workspace
-from bot.services import polls
+from bot.services import champions, polls
 from bot.services import roster as roster_service
 from bot.services.export import export
 
@@ -201,6 +201,205 @@ def _play_kudos(org: Organisation, slack: SignedClient, sandbox: SlackSandbox, s
     return played
 
 
+CHAMPIONS_CHANNEL = "C0CHAMPS"
+# Champions in the demo: digests and nudges are driven by the demo (not the schedule), and
+# time is compressed, so nudges go out whatever the hour (production: mon-fri 9-17 in each
+# champion's own timezone).
+DEMO_CHAMPION_ENV = {"PEERPULSE_CHAMPION_CHANNELS": CHAMPIONS_CHANNEL,
+                     "PEERPULSE_WORKING_HOURS": "off", "PEERPULSE_NUDGE_SCHEDULE": "off",
+                     "PEERPULSE_DIGEST_SCHEDULE": "off"}
+CHAMPION_WEEKS = 8
+BEHAVIOUR = ChampionBehaviour(act=0.5, baseline=0.1)
+
+
+def _nudges_file(plans: list[champions.NudgePlan], path: Path, heading: str) -> None:
+    """What each champion was sent (or why not), with full names and teams."""
+    lines = [heading, ""]
+    for plan in plans:
+        lines.append(champions.describe_plan(plan))
+        lines += [f"    - {champions.describe(item)}" for item in plan.shown]
+        lines += [f"    - (withheld for the holdout) {champions.describe(item)}"
+                  for item in plan.withheld]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _play_champions(slack: SignedClient, sandbox: SlackSandbox, db_url: str, out_dir: Path,
+                    say: Narrator) -> None:
+    """Through the running bot: the digest in the champion channel, a nudge to each
+    champion, a champion's answers, and a second send-now that sends nothing."""
+    settings = load_settings(None, DATABASE_URL=db_url, PEERPULSE_DATA_DIR=str(out_dir),
+                             **DEMO_POLL_ENV, **DEMO_CHAMPION_ENV)
+    services = build_services(settings, migrate=False).use_stored_workspace()
+    # The demo compresses months into a minute: date the install (and everyone but the new
+    # hire) two months back, so the hire counts as a newcomer to greet.
+    from datetime import UTC, datetime, timedelta
+
+    with db.transaction(services.sessions) as s:
+        then = datetime.now(UTC) - timedelta(days=60)
+        s.execute(update(Workspace).values(created_at=then))
+        s.execute(update(Person).where(Person.slack_id != "UDEMOHIRE").values(created_at=then))
+    folder = out_dir / "champions"
+    folder.mkdir(exist_ok=True)
+    digest = services.call(champions.send_digest, trigger="demo")
+    post = sandbox.wait_for(lambda: sandbox.messages(CHAMPIONS_CHANNEL), timeout=60)[0]
+    picture = sandbox.wait_for(lambda: sandbox.files(CHAMPIONS_CHANNEL), timeout=60)[0]
+    (folder / "digest.txt").write_text(champions.plain_text(post["blocks"]) + "\n",
+                                       encoding="utf-8")
+    (folder / picture["filename"]).write_bytes(picture["content"])
+    f = digest.figures
+    unreached = ", ".join(g["label"] for g in f["unreached"]) or "none"
+    reach = "-" if f["reach_two"] is None else f"{f['reach_two']:.0%}"
+    say(f"Champion digest posted in #champions ({len(post['blocks'])} blocks, aggregates "
+        f"only) with a picture of reach by team through files_upload_v2: champions reach "
+        f"{reach} of people in two steps; nobody reaches: {unreached}")
+    plans = services.call(champions.send_nudges, trigger="demo")
+    sent = [p for p in plans if p.action == "send"]
+    def nudged(champion: str) -> bool:
+        return any("nudge" in m.get("text", "") for m in sandbox.messages(champion))
+
+    for plan in sent:
+        sandbox.wait_for(functools.partial(nudged, plan.champion), timeout=60)
+    _nudges_file(plans, folder / "nudges.txt", "Nudges sent through the running bot")
+    shown = sum(len(p.shown) for p in plans)
+    held = sum(len(p.withheld) for p in plans)
+    say(f"Nudges: {len(sent)} of {len(plans)} champions DMed their reach and {shown} "
+        f"suggestions aimed by network position ({held} withheld at random to measure the "
+        f"effect); {len(plans) - len(sent)} had nothing worth saying")
+    for plan in plans:
+        say.detail(champions.describe_plan(plan))
+        for item in plan.shown:
+            say.detail(f"    {champions.describe(item)}")
+    clicker = next((p for p in sent if len(p.shown) >= 2), None)
+    if clicker is not None:
+        message = next(m for m in sandbox.messages(clicker.champion)
+                       if "nudge" in m.get("text", ""))
+        for item, action in zip(clicker.shown, ("suggestion_done", "suggestion_not_useful"),
+                                strict=False):
+            slack.block_action(clicker.champion, action, str(item.id),
+                               block_id=f"suggestion:{item.id}", message=message,
+                               channel_id=sandbox.dm_channel(clicker.champion))
+        sandbox.wait_for(lambda: any("edited" in m for m in sandbox.messages(clicker.champion)),
+                         timeout=20)
+        say(f"{clicker.name} pressed Done on one suggestion and Not useful on another: "
+            "recorded, and the buttons gave way to the answer in place")
+    again = services.call(champions.send_nudges, trigger="demo")
+    say(f"A second nudge send-now sent nothing: {again[0] and champions.describe_plan(again[0])}"
+        if again else "A second nudge send-now had nobody to nudge")
+    services.sessions.kw["bind"].dispose()
+
+
+def _simulate_week(org: Organisation, services: Any, since: Any, week: int,
+                   rng: random.Random) -> int:
+    """One simulated week of everyday life: people name colleagues along the hidden
+    structure, and a new hire joins a team with no ties yet. Returns the hires."""
+    from datetime import timedelta
+
+    from bot.services.ties import NewTie, record_tie
+
+    hire = {"id": f"UDEMOWEEK{week}", "name": f"hire.{week}", "real_name": f"New Hire {week}",
+            "deleted": False, "is_bot": False, "tz": "Europe/London",
+            "profile": {"display_name": f"Hire {week}", "real_name": f"New Hire {week}"}}
+    with db.transaction(services.sessions) as s:
+        ws = s.scalars(select(Workspace)).one()
+        for person in org.people:
+            if rng.random() < org.respond_probability(person.id) * 0.4:
+                for other in org.sample_named(person.id, rng, k_max=3):
+                    record_tie(s, ws, NewTie(person.id, other, "helped", "poll",
+                                             f"demo-week:{week}:{person.id}:{other}",
+                                             since + timedelta(days=rng.uniform(0, 6.9))))
+        joined = roster_service.apply_user(s, ws, hire)
+        if joined is None:
+            return 0
+        joined.team = rng.choice(sorted(org.teams))
+        joined.created_at = since + timedelta(days=7)
+    return 1
+
+
+def _simulate_champion_weeks(org: Organisation, sandbox: SlackSandbox, db_url: str,
+                             out_dir: Path, seed: int, say: Narrator) -> str:
+    """Weeks of digests and nudges in simulated time (the bot's own use cases and sender,
+    with a clock that moves a week at a time); simulated champions act on some suggestions
+    and people meet anyway, so the true effect is known. Returns the measured effect."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.rendering import render
+    from bot.services.delivery import Delivery
+    from bot.services.ties import NewTie, record_tie
+
+    settings = load_settings(None, DATABASE_URL=db_url, SLACK_BOT_TOKEN=sandbox.token,
+                             SLACK_API_URL=sandbox.base_url, PEERPULSE_DATA_DIR=str(out_dir),
+                             PEERPULSE_SEND_PER_MINUTE="3000", **DEMO_CHAMPION_ENV)
+    services = build_services(settings, migrate=False).use_stored_workspace()
+    start = datetime.now(UTC)
+    clock = [start]
+    services.clock = lambda: clock[0]
+    services.delivery = Delivery(services.sessions, settings, lambda: clock[0])
+    recruits = list(dict.fromkeys(org.brokers + org.hyper_connected))
+    services.call(roster_service.set_champions, recruits)
+    rng = random.Random(seed + 11)
+    counts = {"shown": 0, "withheld": 0, "acted": 0, "dismissed": 0}
+    plans: list[champions.NudgePlan] = []
+    hires = 0
+    for week in range(1, CHAMPION_WEEKS + 1):
+        clock[0] = start + timedelta(days=7 * week)
+        hires += _simulate_week(org, services, start + timedelta(days=7 * (week - 1)), week,
+                                rng)
+        services.call(champions.send_digest, trigger="demo")
+        plans = services.call(champions.send_nudges, trigger="demo")
+        services.delivery.drain(timeout=30)
+        with db.transaction(services.sessions) as s:
+            ws = s.scalars(select(Workspace)).one()
+            for plan in plans:
+                for arm, items in (("shown", plan.shown), ("withheld", plan.withheld)):
+                    for item in items:
+                        counts[arm] += 1
+                        acted, days = BEHAVIOUR.outcome(arm == "shown", rng)
+                        counts["acted"] += acted
+                        if days is not None:
+                            a, b = ((item.subject, item.other) if item.other
+                                    else (plan.champion, item.subject))
+                            kind = "recognised" if item.kind == "thank" else "helped"
+                            record_tie(s, ws, NewTie(
+                                a, b, kind, "kudos" if kind == "recognised" else "poll",
+                                f"demo-champion:{week}:{plan.champion}:{item.subject}",
+                                clock[0] + timedelta(days=days)))
+        for plan in plans:
+            for item in plan.shown:
+                if item.id is not None and rng.random() < BEHAVIOUR.dismiss:
+                    services.call(champions.answer_suggestion, item.id, plan.champion,
+                                  "not_useful")
+                    counts["dismissed"] += 1
+    _nudges_file(plans, out_dir / "champions" / "nudges-last-week.txt",
+                 f"Nudges of simulated week {CHAMPION_WEEKS}")
+    clock[0] = start + timedelta(days=7 * CHAMPION_WEEKS + 31)
+    report = services.call(champions.measure_effect)
+    effect = render("champion_effect.j2", r=report)
+    (out_dir / "champions" / "effect.txt").write_text(effect + "\n", encoding="utf-8")
+    e = report.effect
+    say(f"{CHAMPION_WEEKS} simulated weeks with {len(recruits)} more champions recruited, "
+        f"everyday ties and {hires} new hires: a digest and nudges each week through the "
+        f"bot's sender ({counts['shown']} "
+        f"suggestions shown, {counts['withheld']} withheld at random; champions marked "
+        f"{counts['dismissed']} not useful)")
+
+    def pct(rate: float | None) -> str:
+        return "-" if rate is None else f"{rate:.0%}"
+    if e.enough and e.difference is not None and e.low is not None and e.high is not None:
+        say(f"Measured effect after 30 days: a tie followed {pct(e.shown.rate)} of shown "
+            f"suggestions ({pct(e.shown.low)}-{pct(e.shown.high)}) and {pct(e.withheld.rate)} "
+            f"of withheld ones ({pct(e.withheld.low)}-{pct(e.withheld.high)}): "
+            f"{e.difference * 100:+.0f} points, 95% CI {e.low * 100:+.0f} to "
+            f"{e.high * 100:+.0f}")
+    else:
+        say("Measured effect: too little data to tell yet "
+            f"({e.shown.total} shown and {e.withheld.total} withheld suggestions finished)")
+    say.detail(f"the simulation's truth: {BEHAVIOUR.shown_rate:.0%} of shown and "
+               f"{BEHAVIOUR.baseline:.0%} of withheld suggestions are followed by a tie "
+               f"({(BEHAVIOUR.shown_rate - BEHAVIOUR.baseline) * 100:+.0f} points)")
+    services.sessions.kw["bind"].dispose()
+    return effect
+
+
 def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7, weeks: int = 6,
              echo: Callable[[str], None] = print) -> int:
     say = Narrator(echo)
@@ -208,7 +407,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
     if out_dir.exists():
         for name in ("peerpulse.db", "peerpulse.db-wal", "peerpulse.db-shm", "bot.log"):
             (out_dir / name).unlink(missing_ok=True)
-        for stale in ("snapshot", "snapshots", "owner-dm", "exports"):
+        for stale in ("snapshot", "snapshots", "owner-dm", "exports", "champions", "digests"):
             shutil.rmtree(out_dir / stale, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{out_dir / 'peerpulse.db'}"
@@ -221,6 +420,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
     owner = org.people[DEMO_OWNER_INDEX].id
     with SlackSandbox(max_page_size=60) as sandbox:
         sandbox.add_users(org.users)
+        sandbox.add_channel(CHAMPIONS_CHANNEL, "champions")
         for gid, members in org.usergroups.items():
             sandbox.add_usergroup(gid, members)
         sandbox.fail("users.list", 429, retry_after=1, times=1)
@@ -231,7 +431,7 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
             "SLACK_BOT_TOKEN": sandbox.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": sandbox.base_url, "DATABASE_URL": db_url,
             "PEERPULSE_OWNERS": owner, "PEERPULSE_KUDOS_CHANNEL": DEFAULT_CHANNEL_ID,
-            "PEERPULSE_DATA_DIR": str(out_dir), **DEMO_POLL_ENV,
+            "PEERPULSE_DATA_DIR": str(out_dir), **DEMO_POLL_ENV, **DEMO_CHAMPION_ENV,
         }, log_path=out_dir / "bot.log", cwd=out_dir)
         with bot:
             say(f"Bot running in HTTP mode at {bot.url} (POST /slack/events, GET /healthz)")
@@ -316,7 +516,9 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
             say(f"Snapshot delivered to the owner's DM through files_upload_v2 "
                 f"({', '.join(sorted(f['filename'] for f in delivered))}); the full set, "
                 f"with metrics.json and GraphML, is in {folder.relative_to(out_dir)}")
+            _play_champions(slack, sandbox, db_url, out_dir, say)
             engine.dispose()
+        _simulate_champion_weeks(org, sandbox, db_url, out_dir, seed, say)
         sandbox.dump(out_dir / "slack-sandbox.json")
         api_calls = len(sandbox.calls())
 
@@ -329,6 +531,10 @@ def run_demo(out_dir: Path, *, people: int = 150, teams: int = 8, seed: int = 7,
         (f"{snap}/metrics.json", "every figure, machine-readable"),
         (f"{snap}/network.gexf", "open in Gephi"),
         ("owner-dm/", "the files exactly as the owner received them in Slack"),
+        ("champions/digest.txt", "the champion digest as posted in #champions"),
+        ("champions/champion-reach.png", "its picture: champion reach by team"),
+        ("champions/nudges.txt", "each champion's nudge, with full names and teams"),
+        ("champions/effect.txt", "the measured effect of the nudges (shown vs withheld)"),
         ("ties.csv, people.csv", "the export (peerpulse export)"),
         ("roster.csv", "the simulated HR roster that was imported"),
         ("slack-sandbox.json", f"every Slack API call the bot made ({api_calls})"),
