@@ -140,7 +140,7 @@ def test_legend_explains_every_colour_drawn() -> None:
         drawn = draw.picture(analysis, colour_by=colour_by)
         legend_colours = {colour for _, colour in drawn.legend}
         assert drawn.colours <= legend_colours, colour_by
-        assert any("isolated: no tie (4 people)" == text for text, _ in drawn.legend)
+        assert any(text == "isolated: no tie (4 people)" for text, _ in drawn.legend)
     teams = [text for text, _ in draw.picture(analysis, colour_by="team").legend]
     isolated = set(analysis.result.roles["isolate"])
     sizes = {t: sum(1 for p in analysis.result.people if p.team == t and p.id not in isolated)
