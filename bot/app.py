@@ -145,4 +145,5 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
         return None
 
     handlers.register(app, services)
+    handlers.events.register_fallback(app)  # last: only events no listener took
     return app

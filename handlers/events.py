@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from slack_bolt import Ack, App
 
 from bot.services import Services, kudos, roster
 from handlers.errors import guarded
+
+log = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
@@ -34,3 +38,19 @@ def register(app: App, services: Services) -> None:
     def reaction_removed(ack: Ack, event: dict[str, Any]) -> None:
         ack()
         services.call(kudos.on_reaction, event, removed=True)
+
+
+def register_fallback(app: App) -> None:
+    """Acknowledge, quietly, any event no listener took; register it after every listener.
+
+    PeerPulse does not subscribe to ``app_mention`` (manifest.yml): answering mentions
+    would need ``app_mentions:read``, the text of channel messages, which the bot never
+    reads; people find help in App Home and with ``/network help``. An event delivered
+    anyway (a subscription added by hand, a new event type) gets 200: Slack would retry a
+    404 and count it against the app.
+    """
+
+    @app.event(re.compile(".*"))
+    def unhandled_event(ack: Ack, event: dict[str, Any]) -> None:
+        ack()
+        log.debug("event %s ignored: PeerPulse has no listener for it", event.get("type"))
