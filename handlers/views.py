@@ -22,6 +22,13 @@ from bot.ui import (
 from handlers.errors import guarded
 
 
+def _without_retries(client: WebClient) -> WebClient:
+    """Bolt's client without its retry handlers, for a post: Slack may post and still
+    answer 500 or time out, and retrying would post the same message again."""
+    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout,
+                     retry_handlers=[])
+
+
 def register(app: App, services: Services) -> None:
     guard = guarded(services.client)
 
@@ -44,7 +51,8 @@ def register(app: App, services: Services) -> None:
         text = kudos_confirmation(given, services.deliver_now(given.keys))
         try:
             if meta.get("channel"):
-                client.chat_postEphemeral(channel=meta["channel"], user=giver, text=text)
+                _without_retries(client).chat_postEphemeral(channel=meta["channel"],
+                                                             user=giver, text=text)
                 return
         except SlackApiError:
             pass  # e.g. the bot is not in that channel: tell the giver in their DM instead

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,24 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from bot.cli import main
 from bot.devkit.sandbox import SlackSandbox
 from bot.devkit.simulation import Organisation
-from bot.models import KudosRequest, Person, Tie
+from bot.models import KudosRequest, OutboxMessage, Person, Tie
+from tests.bot.test_outbox import manifest_scopes
 from tests.e2e.conftest import Stack, wait_for_roster, wait_until
 
 pytestmark = pytest.mark.slow
 
 SLOW_GROUP = "SSLOWCREW"
+
+
+@pytest.fixture
+def sandbox(org: Organisation) -> Iterator[SlackSandbox]:
+    """Slack as the bot really has it: only the scopes manifest.yml asks for."""
+    with SlackSandbox(max_page_size=15, scopes=manifest_scopes()) as sb:
+        sb.add_users(org.users)
+        yield sb
 
 
 def active(org: Organisation) -> list[str]:
@@ -147,3 +158,140 @@ def test_every_acknowledged_kudos_is_stored_once_after_a_kill_9(
     print(f"\nkill -9 during 30 kudos ({database_url.split(':')[0]}): {len(acked)} "
           f"acknowledged, {len(unfinished)} unfinished at the kill, {len(lost)} lost, "
           f"{sum(n - 1 for n in ties.values())} doubled")
+
+
+# ------------------------------------------------------------------ items 6 and 7: poll DMs
+
+def open_round(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """`peerpulse poll send-now` (the schedule's code path) against the bot's database."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["poll", "send-now", "--sample", "1"]) == 0
+
+
+def poll_dms(sandbox: SlackSandbox) -> Counter[str]:
+    """Poll DMs received, per person's DM channel."""
+    return Counter(m["channel"] for m in sandbox.messages()
+                   if ((m.get("metadata") or {}).get("event_payload") or {})
+                   .get("key", "").startswith("poll:"))
+
+
+def outbox(stack: Stack) -> Counter[str]:
+    with Session(stack.engine) as s:
+        return Counter(s.scalars(select(OutboxMessage.status)))
+
+
+def figures(sandbox: SlackSandbox, people: list[str]) -> tuple[int, int]:
+    """(lost, doubled) poll DMs."""
+    got = poll_dms(sandbox)
+    lost = sum(1 for p in people if got[sandbox.dm_channel(p)] == 0)
+    return lost, sum(n - 1 for n in got.values() if n > 1)
+
+
+def test_a_slack_outage_delays_poll_dms_and_loses_none(
+        sandbox: SlackSandbox, org: Organisation, start_stack: Callable[..., Stack],
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack = start_stack(database_url, PEERPULSE_SEND_PER_MINUTE="600")
+    wait_for_roster(stack)
+    people = active(org)
+    # Slack is down for 20 s: every post and every history read answers 500.
+    sandbox.fail("chat.postMessage", 500, times=None)
+    sandbox.fail("conversations.history", 503, times=None)
+    open_round(monkeypatch, database_url)
+    wait_until(lambda: outbox(stack)["pending"] == len(people), timeout=30,
+               what="the round queued")
+    time.sleep(20)
+    assert poll_dms(sandbox) == Counter()
+    assert set(outbox(stack)) <= {"pending", "sending"}, "nothing given up during the outage"
+    # Slack comes back, but shakily: it posts and then answers 500, or a proxy answers an
+    # HTML page before or after Slack posted.
+    sandbox.clear_faults()
+    sandbox.fail("chat.postMessage", 500, after=True, times=5)
+    sandbox.fail("chat.postMessage", 200, html=True, after=True, times=3)
+    sandbox.fail("chat.postMessage", 200, html=True, times=3)
+    wait_until(lambda: outbox(stack) == {"sent": len(people)}, timeout=120,
+               what="every poll DM sent after the outage")
+    lost, doubled = figures(sandbox, people)
+    statuses = Counter(c.status for c in sandbox.calls("chat.postMessage"))
+    print(f"\n20 s outage ({database_url.split(':')[0]}): {len(people)} asked, "
+          f"{statuses[500]} posts answered 500, {lost} lost, {doubled} doubled")
+    assert (lost, doubled) == (0, 0)
+
+
+def test_repeated_kill_9_mid_round_loses_and_doubles_no_poll_dm(
+        sandbox: SlackSandbox, org: Organisation, start_stack: Callable[..., Stack],
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"PEERPULSE_SEND_PER_MINUTE": "240"}  # a post every 250 ms: kills land between
+    stack = start_stack(database_url, **env)
+    wait_for_roster(stack)
+    people = active(org)
+    open_round(monkeypatch, database_url)
+    kills = 0
+    for target in (8, 16, 24):
+        wait_until(lambda t=target: sum(poll_dms(sandbox).values()) >= t, timeout=60,
+                   what=f"{target} DMs delivered")
+        kill(stack)
+        kills += 1
+        assert sum(poll_dms(sandbox).values()) < len(people), "the kill lands mid-round"
+        stack = start_stack(database_url, **env)
+    wait_until(lambda: outbox(stack) == {"sent": len(people)}, timeout=90,
+               what="the round finished after the restarts")
+    lost, doubled = figures(sandbox, people)
+    print(f"\n{kills} kill -9 mid-round ({database_url.split(':')[0]}): {len(people)} asked, "
+          f"{lost} lost, {doubled} doubled")
+    assert (lost, doubled) == (0, 0)
+
+
+# ------------------------------------------------------------------ item 9: a slow Slack
+
+def test_a_kudos_dm_that_times_out_is_not_posted_twice_and_the_giver_is_told_the_truth(
+        sandbox: SlackSandbox, org: Organisation, start_stack: Callable[..., Stack],
+        database_url: str) -> None:
+    stack = start_stack(database_url)
+    wait_for_roster(stack)
+    giver, r, other = active(org)[:3]
+    # Slack posts the DM but answers after the client's 30 s timeout.
+    sandbox.delay("chat.postMessage", 31, times=1)
+    resp = stack.slack.slash_command("/kudos", f"<@{r}|x> for the migration", giver)
+    assert resp.status == 200
+    answer = sandbox.wait_for(lambda: sandbox.responses(resp.response_key), timeout=60)[-1]
+    assert "Saved, but I couldn't deliver the DM to " + f"<@{r}>" in answer["text"]
+    assert "I'll keep trying" in answer["text"] and "try again" not in answer["text"]
+    # The background sender finds the DM Slack did post, and records it.
+    wait_until(lambda: outbox(stack) == {"sent": 1}, timeout=60, what="the DM recorded")
+    assert len(sandbox.messages(r)) == 1
+    # The giver retries anyway: it counts once and nobody is messaged again.
+    again = stack.slack.slash_command("/kudos", f"<@{r}|x> for the migration", giver)
+    text = sandbox.wait_for(lambda: sandbox.responses(again.response_key), timeout=20)[-1]
+    assert "already recorded" in text["text"]
+    # A post Slack made and then answered 500 is not posted again either.
+    sandbox.fail("chat.postMessage", 500, after=True, times=1)
+    third = stack.slack.slash_command("/kudos", f"<@{other}|x> for the review", giver)
+    text = sandbox.wait_for(lambda: sandbox.responses(third.response_key), timeout=30)[-1]
+    assert "Kudos sent" in text["text"]
+    wait_until(lambda: outbox(stack) == {"sent": 2}, timeout=30, what="both DMs recorded")
+    assert len(sandbox.messages(r)) == 1 and len(sandbox.messages(other)) == 1
+    assert kudos_ties(stack) == Counter({(giver, r, "for the migration"): 1,
+                                         (giver, other, "for the review"): 1})
+
+
+def test_the_kudos_forms_confirmation_is_not_posted_again_by_client_retries(
+        sandbox: SlackSandbox, org: Organisation, start_stack: Callable[..., Stack],
+        database_url: str) -> None:
+    stack = start_stack(database_url)
+    wait_for_roster(stack)
+    giver, author = active(org)[:2]
+    stack.slack.message_shortcut("kudos_for_message", giver, author, "here's the fix")
+    modal = sandbox.wait_for(lambda: [v for v in sandbox.views(giver)
+                                      if v.get("callback_id") == "kudos_modal"])[-1]
+    # Slack shows the giver the confirmation, then answers 500.
+    sandbox.fail("chat.postEphemeral", 500, after=True, times=None)
+    values = {"recipients": {"users": {"type": "multi_users_select",
+                                       "selected_users": [author]}},
+              "reason": {"text": {"type": "plain_text_input", "value": "for the fix"}}}
+    assert stack.slack.view_submission(giver, "kudos_modal", values, view=modal).status == 200
+    # Unsure whether the giver saw it, the bot tells them by DM too: never a loss...
+    wait_until(lambda: any("Kudos sent" in m["text"] for m in sandbox.messages(giver)),
+               timeout=20, what="the confirmation by DM")
+    # ...but the post Slack made is not made again by the client's own retries.
+    assert len(sandbox.ephemerals(user=giver)) == 1
+    assert len(sandbox.calls("chat.postEphemeral")) == 1
