@@ -21,6 +21,7 @@ from bot.devkit.simulation import KnownNetwork, known_network
 from bot.models import ChampionDigest, Nudge, OutboxMessage, Person, Suggestion, Workspace
 from bot.services import Services, champions
 from bot.services.roster import apply_user
+from bot.services.settings import ProgrammeSettings
 from bot.services.ties import NewTie, record_tie
 from bot.services.workspace import ensure_workspace
 
@@ -415,6 +416,76 @@ def test_digest_and_nudge_stay_within_block_kit_limits_even_when_large() -> None
     plan = champions.NudgePlan("U0", "C", None, "UTC", "2026-W45", "send", "", 0.1, 0.3, 0.2,
                                shown=[item, dataclasses.replace(item, id=8),
                                       dataclasses.replace(item, id=9)])
-    text, blocks = ui.nudge_message(plan)
+    _, blocks = ui.nudge_message(plan)
     assert block_problems(blocks, MAX_MESSAGE_BLOCKS) == [] and len(blocks) == 8
     assert "+10 points since your last nudge" in blocks[0]["text"]["text"]
+
+
+def test_owners_set_cadence_working_hours_and_holdout_in_the_settings_modal(
+        make_world: Callable[..., World]) -> None:
+    from bot import ui
+    from bot.devkit.sandbox.blockkit import view_problems
+    from bot.services import settings_form
+
+    world = make_world(PEERPULSE_OWNERS="UCHAMPA")
+    prefs = world.call(settings_form.current_settings, "UCHAMPA")
+    view = ui.settings_modal(prefs, {"helped": "Who helped you this week?"})
+    assert view_problems(view) == []
+    fields = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]
+              if b["type"] == "input"}
+    assert fields["digest_schedule"] == "mon 09:00" and fields["nudge_schedule"] == "mon 09:00"
+    assert fields["working_hours"] == "mon-fri 9-17" and fields["nudge_holdout"] == "0"
+    _, errors = world.call(settings_form.save_settings, "UCHAMPA", {
+        "digest_schedule": "someday", "working_hours": "9-25", "nudge_holdout": "80"})
+    assert set(errors) == {"digest_schedule", "working_hours", "nudge_holdout"}
+    changed, errors = world.call(settings_form.save_settings, "UCHAMPA", {
+        "digest_schedule": "Fri  16:30", "nudge_schedule": "off",
+        "working_hours": "sun-thu 8-16", "nudge_holdout": "50%"})
+    assert not errors and changed == {"digest_schedule": "fri 16:30", "nudge_schedule": "off",
+                                      "working_hours": "sun-thu 8-16", "nudge_holdout": 0.5}
+    assert world.call(champions.scheduled_nudges) == []  # the nudge schedule is off
+    plans = world.call(champions.send_nudges, trigger="cli", dry_run=True)
+    assert any(p.withheld for p in plans)  # half are held back now
+    # Sunday to Thursday 8-16: Monday 10:00 in London is inside; New York's 05:00 waits
+    beta = next(p for p in plans if p.champion == world.net.champions["Beta"])
+    assert beta.deliver_after == datetime(2026, 11, 2, 8, tzinfo=ZoneInfo("America/New_York"))
+
+
+def test_the_digest_shows_the_response_rate_and_hides_it_for_fewer_than_five_asked(
+        make_world: Callable[..., World]) -> None:
+    from bot.services import polls
+
+    world = make_world()
+    with db.transaction(world.services.sessions) as s:
+        prefs = ProgrammeSettings.defaults(world.services.settings)
+        ws = s.scalars(select(Workspace)).one()
+        opened = polls.open_round(s, ws.id, prefs, "helped", NOW - timedelta(days=2),
+                                  sample=1.0)
+    with db.transaction(world.services.sessions) as s:
+        asked = s.execute(select(polls.PollRequest.id, Person.slack_id)
+                          .join(Person, Person.id == polls.PollRequest.person_id)
+                          .where(polls.PollRequest.round_id == opened.round_id)).all()
+        for request_id, who in asked[:10]:
+            polls.answer_poll(s, ws.id, request_id, who, NOW - timedelta(days=1), nobody=True)
+    figures = world.call(champions.send_digest, trigger="cli", dry_run=True).figures
+    assert figures["asked"] == len(asked) and figures["answered"] == 10
+    assert figures["response_rate"] == pytest.approx(10 / len(asked))
+    assert figures["participation"] == pytest.approx(10 / figures["people"])
+    with db.transaction(world.services.sessions) as s:
+        s.execute(update(polls.PollRequest).where(
+            polls.PollRequest.id.in_([r for r, _ in asked[4:]])).values(
+                asked_at=NOW - timedelta(days=30)))
+    few = world.call(champions.digest_figures)  # four asked this week: under the minimum
+    assert few["asked"] == 4 and few["answered"] == 4 and few["response_rate"] is None
+
+
+def test_the_snapshot_summary_tells_owners_whether_the_nudges_work(
+        make_world: Callable[..., World]) -> None:
+    from bot.services import network
+
+    world = make_world(PEERPULSE_OWNERS="UCHAMPA")
+    world.call(champions.send_nudges, trigger="cli")
+    world.call(network.send_snapshot, "UCHAMPA")
+    summary = next(m for m in world.outbox() if m.idempotency_key.endswith(":summary"))
+    assert "Do the nudges work?" in summary.payload["blocks"][1]["text"]["text"]
+    assert "Too little data to tell yet" in summary.payload["text"]
