@@ -126,6 +126,12 @@ def everything_posted(sandbox: SlackSandbox) -> list[str]:
 
 def test_each_suggestion_known_in_advance_reaches_its_champion(world: Any) -> None:
     stack, net, env = world
+    code, out = cli(stack, env, "nudge", "send-now", "--dry-run")
+    helper = next(u for u in net.users if u["id"] == net.helper)
+    assert code == 0 and out.count("would send to") == 3 and "nothing recorded or sent" in out
+    assert f"thank {helper['real_name']} (Alpha)" in out  # full name and team, not an id
+    with Session(stack.engine) as s:
+        assert not s.scalar(select(func.count(Suggestion.id)))
     code, out = cli(stack, env, "nudge", "send-now")
     assert code == 0
     assert out.count("nudge queued to") == 3 and "goes out now" in out
