@@ -51,6 +51,7 @@ from bot.errors import PeerPulseError
 from bot.models import (
     ChampionDigest,
     Nudge,
+    OutboxMessage,
     Person,
     PollRequest,
     Suggestion,
@@ -357,15 +358,16 @@ def send_digest(uow: Unit, *, trigger: str = "schedule", dry_run: bool = False) 
     if dry_run:
         return DigestResult(period, channels, [], [], figures, text, blocks, None, True)
     if stored is None:
-        stored = ChampionDigest(workspace_id=uow.workspace.id, period=period, trigger=trigger,
-                                figures=figures, created_at=uow.now)
-        uow.session.add(stored)
-        uow.session.flush()
+        try:
+            with uow.session.begin_nested():  # a concurrent run may record it first
+                uow.session.add(ChampionDigest(workspace_id=uow.workspace.id, period=period,
+                                               trigger=trigger, figures=figures,
+                                               created_at=uow.now))
+        except IntegrityError:
+            pass  # the outbox keys below keep each channel to one post either way
     picture: Path | None = None
     queued: list[str] = []
     already: list[str] = []
-    from bot.models import OutboxMessage
-
     for channel in channels:
         key = f"digest:{period}:{channel}"
         if uow.session.scalar(select(OutboxMessage.id)
