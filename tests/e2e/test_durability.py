@@ -295,3 +295,31 @@ def test_the_kudos_forms_confirmation_is_not_posted_again_by_client_retries(
     # ...but the post Slack made is not made again by the client's own retries.
     assert len(sandbox.ephemerals(user=giver)) == 1
     assert len(sandbox.calls("chat.postEphemeral")) == 1
+
+
+# ------------------------------------------------------------------ item 11: start-up race
+
+def test_kudos_sent_as_the_bot_starts_all_count_while_the_roster_syncs(
+        sandbox: SlackSandbox, org: Organisation, start_stack: Callable[..., Stack],
+        database_url: str) -> None:
+    # The first roster sync is slow (each users.list page takes 0.3 s), so kudos sent the
+    # moment /healthz answers create people (users.info) while the sync creates them too.
+    sandbox.delay("users.list", 0.3)
+    stack = start_stack(database_url)
+    people = active(org)
+    pairs = list(zip(people[:20], people[20:40], strict=True))
+
+    def send(pair: tuple[str, str]) -> str:
+        giver, r = pair
+        resp = stack.slack.slash_command("/kudos", f"<@{r}|x> for the first day", giver)
+        assert resp.status == 200
+        return str(sandbox.wait_for(lambda: sandbox.responses(resp.response_key),
+                                    timeout=30)[-1]["text"])
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, pairs))
+    wait_for_roster(stack)
+    assert [a for a in answers if "Kudos sent" not in a] == []
+    assert kudos_ties(stack) == Counter({(g, r, "for the first day"): 1 for g, r in pairs})
+    with Session(stack.engine) as s:
+        assert s.scalar(select(func.count(Person.id))) == len(org.people) + len(org.deleted)
