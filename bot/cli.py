@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,8 +41,21 @@ def _services(settings: Settings, team: str | None = None, *, workspace: bool = 
     serving the workspace the bot recorded (``--team`` picks one of several)."""
     from bot.app import build_services
 
+    if workspace:
+        _require_database(settings)
     services = build_services(settings)
     return services.use_stored_workspace(team) if workspace else services
+
+
+def _require_database(settings: Settings) -> None:
+    """A command that needs the bot's data must not create an empty database as a side
+    effect (SQLite would create the file; migrations, its tables)."""
+    from bot.db import sqlite_file
+
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        raise CommandFailed(f"no database at {path} (DATABASE_URL): run the bot there first "
+                            "(peerpulse run), or point DATABASE_URL at its database")
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -133,12 +147,13 @@ def cmd_poll_send_now(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.sample is not None and not 0 < args.sample <= 1:
         raise CommandFailed("--sample must be a fraction in (0, 1], e.g. 0.25")
+    if args.wait:  # checked first: a round opened and then left undelivered helps nobody
+        settings.require("SLACK_BOT_TOKEN")
     services = _services(settings, args.team)
     opened = services.call(polls.start_round, args.question, trigger="cli", sample=args.sample)
     print(f"{PROG}: poll round {opened.round_id} ({opened.question}): {opened.asked} people "
           f"asked, {opened.queued} DMs queued; closes {opened.closes_at:%Y-%m-%d %H:%M} UTC")
     if args.wait:
-        settings.require("SLACK_BOT_TOKEN")
         assert services.delivery is not None
         report = services.delivery.drain(timeout=args.wait)
         print(f"{PROG}: sent {report.sent}, failed {report.failed}, "
@@ -328,9 +343,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     try:
         settings = load_settings()
-        return func(args, settings)
+        code = func(args, settings)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`peerpulse poll status | head`): not a failure. Later
+        # writes (the interpreter's last flush) go nowhere instead of failing again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ConfigError, CommandFailed) as exc:
         print(f"{PROG} {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 1

@@ -46,8 +46,12 @@ def retention_purge(services: Services) -> retention.Purged:
     return purged
 
 
-def poll_round(services: Services, question: str) -> polls.RoundOpened:
-    opened = services.call(polls.scheduled_round, question)
+def poll_round(services: Services, question: str) -> polls.RoundOpened | None:
+    try:
+        opened = services.call(polls.scheduled_round, question)
+    except polls.NobodyToAsk as nobody:
+        log.info("poll round (%s) not opened: %s", question, nobody)
+        return None
     log.info("poll round %s (%s): %d people asked, %d DMs queued", opened.round_id,
              question, opened.asked, opened.queued)
     return opened

@@ -87,6 +87,10 @@ class InvalidNominee(PollError):
     """Someone named cannot be counted: oneself, a bot, a deactivated or unknown account."""
 
 
+class NobodyToAsk(PollError):
+    """Nobody can be asked now, so no round is opened; the message says why."""
+
+
 class TooManyNamed(PollError):
     def __init__(self) -> None:
         super().__init__(f"Please name at most {MAX_NAMED} people. Nothing was recorded yet.")
@@ -239,6 +243,10 @@ def open_round(session: Session, workspace_id: int, prog: ProgrammeSettings, que
     fraction = prog.poll_sample_fraction if sample is None else sample
     if not 0 < fraction <= 1:
         raise PollError("The sample must be a fraction between 0 and 1, e.g. 0.25.")
+    chosen = choose_sample(session, workspace_id, fraction, now, prog.poll_min_days_between,
+                           salt=round_key)
+    if not chosen:
+        raise NobodyToAsk(_why_nobody(session, workspace_id, now, prog.poll_min_days_between))
     closes_at = now + timedelta(days=prog.poll_close_days)
     poll_round = PollRound(
         workspace_id=workspace_id, round_key=round_key, question=q.key, kind=q.kind,
@@ -246,12 +254,9 @@ def open_round(session: Session, workspace_id: int, prog: ProgrammeSettings, que
         remind_at=now + timedelta(days=prog.poll_reminder_days), closes_at=closes_at)
     session.add(poll_round)
     session.flush()
-    chosen = choose_sample(session, workspace_id, fraction, now, prog.poll_min_days_between,
-                           salt=round_key)
-    if chosen:
-        session.execute(insert(PollRequest), [
-            {"round_id": poll_round.id, "person_id": c.person_id, "team": c.team,
-             "asked_at": now, "named_count": 0} for c in chosen])
+    session.execute(insert(PollRequest), [
+        {"round_id": poll_round.id, "person_id": c.person_id, "team": c.team,
+         "asked_at": now, "named_count": 0} for c in chosen])
     ids = {person_id: request_id for person_id, request_id in session.execute(
         select(PollRequest.person_id, PollRequest.id)
         .where(PollRequest.round_id == poll_round.id))}
@@ -266,6 +271,24 @@ def open_round(session: Session, workspace_id: int, prog: ProgrammeSettings, que
                                  not_before=after_quiet_hours(now, c.tz, prog.quiet_hours)))
     queued = enqueue(session, workspace_id, messages, now)
     return RoundOpened(poll_round.id, q.key, len(chosen), queued, True, closes_at)
+
+
+def _why_nobody(session: Session, workspace_id: int, now: datetime, min_days: float) -> str:
+    """Why `choose_sample` found nobody: who is out of reach, and for which reason."""
+    people = select(Person).where(Person.workspace_id == workspace_id,
+                                  Person.is_active.is_(True), Person.is_deleted.is_(False))
+    active = session.scalar(select(func.count()).select_from(people.subquery())) or 0
+    if not active:
+        return ("Nobody can be asked, so no round was opened: no people are known yet (the "
+                "bot syncs the roster when it starts; or run `peerpulse roster sync`).")
+    opted_out = session.scalar(select(func.count()).select_from(
+        people.where(Person.opted_out.is_(True)).subquery())) or 0
+    paused = session.scalar(select(func.count()).select_from(
+        people.where(Person.opted_out.is_(False), Person.polls_paused.is_(True)).subquery())) or 0
+    recent = active - opted_out - paused
+    return (f"Nobody can be asked now, so no round was opened: of {active} people, "
+            f"{opted_out} opted out, {paused} paused their polls and {recent} were asked in "
+            f"the last {min_days:g} days (PEERPULSE_POLL_MIN_DAYS_BETWEEN).")
 
 
 def start_round(uow: Unit, question: str | None = None, *, trigger: str = "schedule",

@@ -152,3 +152,93 @@ def test_http_mode_on_a_busy_port_stops_with_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip() == f"peerpulse run: cannot listen on 127.0.0.1:{port}: " \
                                   "Address already in use"
+
+
+# ---------------------------------------------------------------------- CLI edges
+
+def _bot_database(tmp_path: Path, people: int = 6) -> str:
+    """A database as the bot leaves it: migrated, its workspace recorded, ``people`` people."""
+    from bot import db
+    from bot.app import build_services
+    from bot.services.roster import apply_user
+    from bot.services.workspace import ensure_workspace
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    services = build_services(load_settings(None, DATABASE_URL=url))
+    with db.transaction(services.sessions) as s:
+        ws = ensure_workspace(s, "T1", "Acme")
+        for n in range(people):
+            apply_user(s, ws, {"id": f"U{n:03d}", "name": f"p{n}", "real_name": f"P {n}"})
+    services.sessions.kw["bind"].dispose()
+    return url
+
+
+def _rounds(url: str) -> int:
+    from sqlalchemy import create_engine, func, select
+
+    from bot.models import PollRound
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = conn.scalar(select(func.count()).select_from(PollRound)) or 0
+    engine.dispose()
+    return int(count)
+
+
+@pytest.mark.parametrize("command", [["export", "--out", "out"], ["poll", "status"],
+                                     ["poll", "send-now"], ["roster", "import", "r.csv"]])
+def test_commands_on_the_bots_data_create_no_database(tmp_path: Path, command: list[str]
+                                                      ) -> None:
+    folder, home = tmp_path / "empty", tmp_path / "home"
+    folder.mkdir()
+    done = run_cli(*command, cwd=folder, env={"HOME": str(home)})
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"peerpulse {command[0]}: no database at peerpulse.db "
+                                   "(DATABASE_URL): run the bot there first (peerpulse run), "
+                                   "or point DATABASE_URL at its database")
+    assert list(folder.iterdir()) == []
+
+
+def test_send_now_wait_without_a_token_opens_no_round(tmp_path: Path) -> None:
+    url = _bot_database(tmp_path)
+    done = run_cli("poll", "send-now", "--wait", "5", cwd=tmp_path, env={"DATABASE_URL": url})
+    assert done.returncode == 1 and "SLACK_BOT_TOKEN is not set" in done.stderr
+    assert _rounds(url) == 0
+
+
+def test_send_now_says_why_nobody_is_asked_and_opens_no_empty_round(tmp_path: Path) -> None:
+    url = _bot_database(tmp_path)
+    env = {"DATABASE_URL": url}
+    first = run_cli("poll", "send-now", "--sample", "1", cwd=tmp_path, env=env)
+    assert first.returncode == 0 and "6 people asked" in first.stdout
+    again = run_cli("poll", "send-now", cwd=tmp_path, env=env)
+    assert again.returncode == 1
+    assert again.stderr.strip() == (
+        "peerpulse poll: Nobody can be asked now, so no round was opened: of 6 people, "
+        "0 opted out, 0 paused their polls and 6 were asked in the last 14 days "
+        "(PEERPULSE_POLL_MIN_DAYS_BETWEEN).")
+    assert _rounds(url) == 1
+    nobody = tmp_path / "empty"
+    nobody.mkdir()
+    url = _bot_database(nobody, people=0)
+    done = run_cli("poll", "send-now", cwd=nobody, env={"DATABASE_URL": url})
+    assert done.returncode == 1 and "no people are known yet" in done.stderr
+    assert _rounds(url) == 0
+
+
+def test_status_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`peerpulse poll status | head`: the reader leaving early is not an error."""
+    import os
+
+    url = _bot_database(tmp_path)
+    assert run_cli("poll", "send-now", cwd=tmp_path, env={"DATABASE_URL": url}).returncode == 0
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "poll", "status"], cwd=tmp_path,
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                   "DATABASE_URL": url})
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (0, "")
