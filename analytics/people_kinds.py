@@ -58,14 +58,14 @@ KINDS: dict[str, tuple[str, str, str, str]] = {
         "Influencers",
         "Others take up their ideas and practices: the people a change spreads through.",
         "Named by at least 2 different people when asked whose idea or practice they took "
-        "up (the `adopted` question), and in the top 10% of the people named there.",
+        "up (the 'adopted' question), and in the top 10% of the people named there.",
         "people who took up their practice",
     ),
     "energiser": (
         "Energisers",
         "People leave time with them with more energy: good hosts for change conversations.",
         "Named by at least 2 different people when asked who gave them energy (the "
-        "`energy` question), and in the top 10% of the people named there.",
+        "'energy' question), and in the top 10% of the people named there.",
         "people they energised",
     ),
     "generous_recogniser": (

@@ -604,13 +604,16 @@ def _summary(analysis: Analysis, participation: float | None, stability: Stabili
     e_i = network.e_i_index
     if e_i is not None:
         cross = (e_i + 1) / 2
-        where = "most ties stay inside formal teams" if cross < 0.5 else \
-            "most ties cross formal team lines"
         silo = (f"; {len(siloed)} team{'s' if len(siloed) != 1 else ''} "
                 f"({', '.join(siloed[:3])}{'…' if len(siloed) > 3 else ''}) "
                 "barely connect{} to the rest".format("s" if len(siloed) == 1 else "")
                 if siloed else "")
-        sentences.append(f"{fmt_share(cross)} of ties cross formal teams: {where}{silo}.")
+        if cross >= 0.5:
+            sentences.append(f"{fmt_share(cross)} of ties cross formal team lines: the "
+                             f"informal network links the teams{silo}.")
+        else:
+            sentences.append(f"Only {fmt_share(cross)} of ties cross formal team lines: most "
+                             f"stay inside teams{silo}.")
     two = network.champion_coverage.two_step
     if network.champions and two is not None:
         sentences.append(f"The {network.champions} champions reach {fmt_share(two)} of people "
