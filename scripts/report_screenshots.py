@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.browser import Browser, Page  # noqa: E402
+from tests.browser import Browser, Page
 
 SIZES = {"phone": (390, 844, True), "desktop": (1400, 900, False)}
 
