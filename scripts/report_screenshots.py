@@ -1,7 +1,7 @@
 """Screenshots of a report in a real headless Chromium, at phone (390 px) and desktop
 (1400 px) widths, for docs/screenshots/.
 
-    .venv/bin/python scripts/report_screenshots.py demo-output/snapshots/*/report.html docs/screenshots
+    .venv/bin/python scripts/report_screenshots.py demo-output/snapshots/*/report.html OUT
     .venv/bin/python scripts/report_screenshots.py --from-export demo-output docs/screenshots
 
 ``--from-export DIR`` rebuilds the report from the demo's export (``ties.csv``,
