@@ -481,7 +481,10 @@ def _diff(diff: Mapping[str, Any] | None, labels: Mapping[str, str]) -> dict[str
     def pairs(key: str) -> list[list[str]]:
         return [[str(x) for x in pair] for pair in diff.get(key, []) or []]
 
+    before = (diff.get("ties") or {}).get("before")
     return {
+        # no tie in the earlier window: every tie and team pair would look new
+        "first_run": before == 0,
         "new_ties": len(diff.get("new_ties", []) or []),
         "lost_ties": len(diff.get("lost_ties", []) or []),
         "rising": [_who(labels, i) for i in diff.get("rising", []) or []],

@@ -199,3 +199,14 @@ def test_counts_in_the_report_leave_isolated_people_apart() -> None:
     html = render_report(_org())
     assert "1 person has no tie at all" in html
     assert "isolated: no tie (1 person)" in html  # the map's legend, from its JSON data
+
+
+def test_a_first_comparison_says_there_is_nothing_to_compare_yet() -> None:
+    from analytics.diff import diff_snapshots
+    from analytics.model import Person, Tie
+
+    people = [Person(f"{t}{i}", team=t) for t in "xy" for i in range(5)]
+    after = analyze([Tie("x0", "y0"), Tie("x1", "y1")], people)
+    html = render_report(after, diff=diff_snapshots(analyze([], people), after))
+    changes = html.split('id="changes"', 1)[1].split("</section>", 1)[0]
+    assert "Nothing to compare yet" in changes and "Teams newly connected" not in changes
