@@ -109,7 +109,9 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
         name="peerpulse",
         client=services.client,
         signing_secret=settings.slack_signing_secret or "",
-        request_verification_enabled=not settings.socket_mode,
+        # On in every mode: Bolt skips it for Socket Mode requests itself, and HTTP requests
+        # are verified even when SLACK_APP_TOKEN is set (`run --http` with an app token).
+        request_verification_enabled=True,
         token_verification_enabled=False,
         process_before_response=False,
         logger=logging.getLogger("peerpulse.bolt"),

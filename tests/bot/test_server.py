@@ -93,14 +93,14 @@ def _serve(wsgi: Callable[..., Any]) -> tuple[Any, str]:
 
 
 @contextmanager
-def _running_bot(tmp_path: Path, *, behind_edge: bool) -> Iterator[Bot]:
+def _running_bot(tmp_path: Path, *, behind_edge: bool, **env: str) -> Iterator[Bot]:
     with SlackSandbox() as sandbox:
         sandbox.add_users([{"id": u, "name": u.lower(), "deleted": False, "is_bot": False}
                            for u in (OWNER, ALEX, VICTIM)])
         settings = load_settings(None, SLACK_BOT_TOKEN=sandbox.token,
                                  SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=sandbox.base_url,
                                  DATABASE_URL=f"sqlite:///{tmp_path}/bot.db",
-                                 PEERPULSE_OWNERS=OWNER)
+                                 PEERPULSE_OWNERS=OWNER, **env)
         services = build_services(settings)
         identify_workspace(services)
         app = create_app(settings, services)
@@ -203,6 +203,19 @@ def test_unsigned_requests_get_401_and_the_bot_does_nothing(bot: Bot, headers: s
     time.sleep(0.3)  # anything the bot might do after answering has had time to happen
     assert bot.side_effects() == []
     assert bot.sandbox.responses("attack") == []
+
+
+@pytest.mark.parametrize("behind_edge", [True, False], ids=["edge", "bolt alone"])
+def test_http_requests_are_verified_even_with_an_app_token_set(tmp_path: Path,
+                                                               behind_edge: bool) -> None:
+    """`peerpulse run --http` with SLACK_APP_TOKEN also set used to turn Bolt's request
+    verification off: an unsigned /network help was answered."""
+    with _running_bot(tmp_path, behind_edge=behind_edge, SLACK_APP_TOKEN="xapp-1") as bot:
+        answer = bot.slack.slash_command("/network", "help", ALEX, sign=False)
+        assert answer.status == 401
+        time.sleep(0.3)
+        assert bot.side_effects() == [] and bot.sandbox.responses(answer.response_key or "") == []
+        assert bot.slack.slash_command("/network", "help", ALEX).status == 200
 
 
 # ---------------------------------------------------------------------- body size
