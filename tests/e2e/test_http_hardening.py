@@ -24,6 +24,7 @@ from tests.bot.test_server import (
     _sig,
 )
 from tests.e2e.conftest import Stack, wait_for_roster
+from tests.e2e.test_durability import children
 
 pytestmark = pytest.mark.slow
 
@@ -31,18 +32,6 @@ pytestmark = pytest.mark.slow
 def _side_effects(stack: Stack) -> list[str]:
     return [c.method for c in stack.sandbox.calls()
             if c.method not in ("auth.test", "users.list")]
-
-
-def _worker_pid(master: int) -> int:
-    """The gunicorn worker: the child of the bot's (master) process."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            return int(stat.parent.name)
-    raise AssertionError("no gunicorn worker found")
 
 
 def _peak_rss_kib(pid: int) -> int:
@@ -104,7 +93,7 @@ def test_a_huge_body_is_refused_without_being_read(start_stack: Callable[..., St
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
 
     # A real 64 MB body: the worker's peak memory does not grow with it.
-    worker = _worker_pid(stack.bot.proc.pid)  # type: ignore[union-attr]
+    worker = children(stack.bot.proc.pid)[0]  # type: ignore[union-attr]  # gunicorn's worker
     before = _peak_rss_kib(worker)
     size = 64 * 1024 * 1024
     host, port = stack.bot.url.removeprefix("http://").split(":")
