@@ -419,6 +419,9 @@ class OutboxSender:
         for key in keys:
             while self.monotonic() < deadline:
                 state = self._state(key)
+                if state is not None and state.status == SENDING:
+                    self._stop.wait(0.05)  # the background sender is posting it right now
+                    continue
                 if state is None or state.status != PENDING:
                     break
                 now = self.monotonic()

@@ -349,3 +349,21 @@ def test_nothing_is_claimed_while_the_sender_waits_for_its_slot(
     finally:
         s.stop()
     assert seen == [0] * 6
+
+
+def test_a_waiting_person_is_told_about_a_message_the_background_sender_is_posting(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    # The background sender claimed the row first; the one waiting reports its real fate
+    # ("sent") rather than "still queued".
+    import threading
+
+    queue(sessions, ["U001"])
+    background = sender(sessions, sandbox)
+    row = background._claim_next()
+    assert row is not None
+    posting = threading.Timer(0.3, background._post, args=(row,))
+    posting.start()
+    states = sender(sessions, sandbox).send_keys(["m:U001"], budget=5)
+    posting.join()
+    assert states["m:U001"].sent
+    assert posted_keys(sandbox) == Counter({"m:U001": 1})
