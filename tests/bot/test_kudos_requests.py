@@ -10,11 +10,10 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
-from bot.app import build_services, identify_workspace
-from bot.config import load_settings
 from bot.devkit.sandbox import SlackSandbox
 from bot.models import KudosRequest, OutboxMessage, Tie
-from bot.services import Services, kudos, roster
+from bot.services import Services, kudos
+from tests.bot.test_kudos_rules import humans, wire
 
 PEOPLE = [f"U{i:03d}" for i in range(5)]
 
@@ -22,21 +21,14 @@ PEOPLE = [f"U{i:03d}" for i in range(5)]
 @pytest.fixture
 def sandbox() -> Iterator[SlackSandbox]:
     with SlackSandbox() as sb:
-        sb.add_users([{"id": u, "name": f"p{u}", "deleted": False, "is_bot": False}
-                      for u in PEOPLE])
+        sb.add_users(humans(PEOPLE))
         sb.add_users([{"id": "UROBOT", "name": "robot", "deleted": False, "is_bot": True}])
         yield sb
 
 
 @pytest.fixture
 def services(database_url: str, sandbox: SlackSandbox) -> Iterator[Services]:
-    settings = load_settings(None, DATABASE_URL=database_url, SLACK_BOT_TOKEN=sandbox.token,
-                             SLACK_API_URL=sandbox.base_url, PEERPULSE_SLACK_MAX_RETRIES="0")
-    wired = build_services(settings)
-    identify_workspace(wired)
-    wired.call(roster.sync)
-    yield wired
-    wired.sessions.kw["bind"].dispose()
+    yield from wire(database_url, sandbox, PEERPULSE_SLACK_MAX_RETRIES="0")
 
 
 def receive(services: Services, giver: str, text: str, key: str) -> bool:

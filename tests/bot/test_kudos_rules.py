@@ -24,25 +24,32 @@ CAP = 20
 PEOPLE = [f"U{i:03d}" for i in range(45)]
 
 
-@pytest.fixture
-def sandbox() -> Iterator[SlackSandbox]:
-    with SlackSandbox() as sb:
-        sb.add_users([{"id": u, "name": f"p{u}", "deleted": False, "is_bot": False}
-                      for u in PEOPLE])
-        yield sb
+def humans(ids: list[str]) -> list[dict[str, object]]:
+    return [{"id": u, "name": f"p{u}", "deleted": False, "is_bot": False} for u in ids]
 
 
-@pytest.fixture
-def services(database_url: str, sandbox: SlackSandbox) -> Iterator[Services]:
+def wire(database_url: str, sandbox: SlackSandbox, **env: str) -> Iterator[Services]:
+    """The real services against ``sandbox``, its workspace learned and roster synced."""
     settings = load_settings(None, DATABASE_URL=database_url, SLACK_BOT_TOKEN=sandbox.token,
-                             SLACK_API_URL=sandbox.base_url,
-                             PEERPULSE_KUDOS_VALUES="teamwork,craft",
-                             PEERPULSE_KUDOS_DAILY_CAP=str(CAP))
+                             SLACK_API_URL=sandbox.base_url, **env)
     wired = build_services(settings)
     identify_workspace(wired)
     wired.call(roster.sync)
     yield wired
     wired.sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SlackSandbox]:
+    with SlackSandbox() as sb:
+        sb.add_users(humans(PEOPLE))
+        yield sb
+
+
+@pytest.fixture
+def services(database_url: str, sandbox: SlackSandbox) -> Iterator[Services]:
+    yield from wire(database_url, sandbox, PEERPULSE_KUDOS_VALUES="teamwork,craft",
+                    PEERPULSE_KUDOS_DAILY_CAP=str(CAP))
 
 
 def give(services: Services, giver: str, text: str, key: str) -> kudos.KudosGiven:
