@@ -494,11 +494,12 @@ def _write_people_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def metrics_json(result: Mapping[str, Any]) -> str:
-    """The text of ``metrics.json``: indented, one person a line.
+    """The text of ``metrics.json``: indented, one person (and one team-matrix row) a line.
 
     ``json`` indents only with its pure-Python encoder (seconds for 100,000 people), so
-    the per-person rows, the bulk of the file, are encoded compactly by the C encoder, one
-    per line, and everything else is indented as usual. Strict JSON (no NaN).
+    the per-person rows and the team matrix's rows, the bulk of the file, are encoded
+    compactly by the C encoder, one per line, and everything else is indented as usual.
+    Strict JSON (no NaN).
 
     Examples
     --------
@@ -514,13 +515,21 @@ def metrics_json(result: Mapping[str, Any]) -> str:
       ]
     }
     """
+    def lines(rows: Iterable[Any], indent: str) -> str:
+        body = f",\n{indent}  ".join(
+            json.dumps(row, allow_nan=False, ensure_ascii=False) for row in rows
+        )
+        return f"[\n{indent}  {body}\n{indent}]"
+
     parts = []
     for key, value in result.items():
         if key == "people" and value:
-            rows = ",\n    ".join(
-                json.dumps(row, allow_nan=False, ensure_ascii=False) for row in value
-            )
-            text = f"[\n    {rows}\n  ]"
+            text = lines(value, "  ")
+        elif key == "team_matrix" and isinstance(value, Mapping) and value.get("counts"):
+            # thousands of teams make millions of cells: one row of the matrix a line
+            teams = json.dumps(value["teams"], allow_nan=False, ensure_ascii=False)
+            text = (f'{{\n    "teams": {teams},\n    "counts": '
+                    f'{lines(value["counts"], "    ")}\n  }}')
         else:
             text = json.dumps(value, allow_nan=False, indent=2, ensure_ascii=False)
             text = text.replace("\n", "\n  ")
