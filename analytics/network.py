@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import connected_components
 
 from analytics import champions as champions_mod
 from analytics._arrays import GraphArrays, graph_arrays
-from analytics.privacy import MIN_GROUP_SIZE, suppress
+from analytics.privacy import MIN_GROUP_SIZE, is_suppressed, suppress
 
 __all__ = [
     "average_clustering",
@@ -127,13 +127,14 @@ def team_matrix(
         cr, cc = codes[rows], codes[cols]
         known = (cr >= 0) & (cc >= 0)
         np.add.at(counts, (cr[known], cc[known]), 1)
-    table: list[list[int | None]] = [
-        [
-            suppress(int(counts[i, j]), min(sizes[names[i]], sizes[names[j]]), min_group_size)
-            for j in range(k)
-        ]
-        for i in range(k)
-    ]
+    # Vectorised suppression (2,500 teams make 6 million cells): a cell is shown only when
+    # both teams pass analytics.privacy.is_suppressed, the one threshold.
+    shown = np.array([not is_suppressed(sizes[name], min_group_size) for name in names],
+                     dtype=bool)
+    cells = counts.astype(object)
+    cells[~shown, :] = None
+    cells[:, ~shown] = None
+    table: list[list[int | None]] = cells.tolist()
     return {"teams": names, "counts": table}
 
 

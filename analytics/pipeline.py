@@ -185,7 +185,7 @@ def analyze(
         input=InputReport.from_dict(json_safe(report)),
         network=NetworkFigures.from_dict(json_safe(network)),
         teams=tuple(TeamFigures.from_dict(row) for row in json_safe(teams_block)),
-        team_matrix=TeamMatrix.from_dict(json_safe(matrix)),
+        team_matrix=TeamMatrix.from_dict(matrix),  # ints and None only: nothing to clean
         communities=tuple(CommunityFigures.from_dict(row)
                           for row in json_safe(communities_block)),
         people=tuple(people_rows),

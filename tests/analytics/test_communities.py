@@ -155,3 +155,25 @@ def test_empty_and_edgeless_graphs() -> None:
     G = nx.DiGraph()
     G.add_nodes_from(["b", "a"])
     assert detect_communities(G) == ([], 0.0)
+
+
+def test_edge_budget_limits_the_number_of_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import analytics.communities as communities
+
+    calls: list[int] = []
+    real = communities._plm
+
+    def counting(n, rows, cols, weights, seed, resolution):  # type: ignore[no-untyped-def]
+        calls.append(seed)
+        return real(n, rows, cols, weights, seed, resolution)
+
+    monkeypatch.setattr(communities, "_plm", counting)
+    G = nx.karate_club_graph()  # 78 ties
+    detect_communities(G, edge_budget=200)
+    assert calls == [0, 1]
+    calls.clear()
+    detect_communities(G, edge_budget=None)
+    assert calls == [0, 1, 2, 3, 4]
+    calls.clear()
+    detect_communities(G, edge_budget=1)
+    assert calls == [0]
