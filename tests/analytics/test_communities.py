@@ -92,6 +92,7 @@ def test_same_partition_whatever_the_tie_order() -> None:
     assert detect_communities(H) == detect_communities(G) == detect_communities(G)
 
 
+@pytest.mark.slow
 def test_same_partition_in_a_fresh_process() -> None:
     # networkit's seed and threads are process-wide: another process must agree exactly.
     code = (
