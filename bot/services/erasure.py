@@ -68,8 +68,8 @@ class NothingHeld(PeerPulseError):
 
 def _salt(session: Session, workspace: Workspace, *, create: bool) -> bytes | None:
     cached = session.info.get((SALT_KEY, workspace.id))
-    if cached is not None:
-        return bytes(cached)
+    if cached is not None and (cached or not create):
+        return bytes(cached) or None  # b"": nobody forgotten yet (a roster sync asks often)
     q = select(WorkspaceSetting.value).where(WorkspaceSetting.workspace_id == workspace.id,
                                              WorkspaceSetting.key == SALT_KEY)
     value = session.scalar(q)
@@ -82,6 +82,7 @@ def _salt(session: Session, workspace: Workspace, *, create: bool) -> bytes | No
             pass
         value = session.scalar(q)
     if value is None:
+        session.info[(SALT_KEY, workspace.id)] = b""
         return None
     salt = bytes.fromhex(str(value))
     session.info[(SALT_KEY, workspace.id)] = salt

@@ -154,7 +154,7 @@ def take_snapshot(u: Unit, requester: str, days: int | None = None) -> Snapshot:
     data = Path(u.settings.data_dir).resolve()
     folder = private_dir(data / "snapshots" / f"{stamp}-{window}d", within=data)
     files = write_outputs(analysis, folder)
-    private_files(files.values())
+    private_files(p for p in folder.rglob("*") if p.is_file())  # trend.json too
     summary = headline(analysis.result)
     audit(u.session, u.workspace, requester, "snapshot",
           {"days": window, "folder": str(folder), "headline": summary})
