@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from analytics.labels import analysis_labels
@@ -486,7 +487,9 @@ def _place_labels(
                     arrowprops=({"arrowstyle": "-", "color": "#555555", "lw": 0.6}
                                 if distance > 1.0 else None),
                 )
-                box = note.get_window_extent(renderer).expanded(1.04, 1.08)
+                # the text's own box: an Annotation's extent would include its leader line
+                note.update_positions(renderer)
+                box = Text.get_window_extent(note, renderer).expanded(1.04, 1.08)
                 inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0
                           and box.y1 <= frame.y1)
                 clear = inside and not any(box.overlaps(other) for other in boxes)
@@ -512,7 +515,8 @@ def _place_labels(
                 bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "#999999", "lw": 0.5},
                 arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.6},
             )
-            chosen = (note, note.get_window_extent(renderer))
+            note.update_positions(renderer)
+            chosen = (note, Text.get_window_extent(note, renderer))
         if chosen is not None:
             boxes.append(chosen[1])
             placed.append((text, chosen[1]))
