@@ -355,7 +355,13 @@ def test_vectorised_build_equals_the_loop_it_replaced(
         report.pop("window_end"), expected.pop("window_end")  # the current time
     assert report == expected
     assert list(G.nodes(data=True)) == list(H.nodes(data=True))
-    assert list(G.edges(data=True)) == list(H.edges(data=True))
+    # numpy's vectorised power may round the decay one unit in the last place differently
+    # from Python's: weights agree to 1e-12, everything else exactly.
+    ours, theirs = list(G.edges(data=True)), list(H.edges(data=True))
+    assert [(u, v, d["count"], d["kinds"]) for u, v, d in ours] == \
+        [(u, v, d["count"], d["kinds"]) for u, v, d in theirs]
+    assert [d["weight"] for *_, d in ours] == \
+        pytest.approx([d["weight"] for *_, d in theirs], rel=1e-12)
     assert arrays.nodes == list(G)
     nodes = arrays.nodes
     pairs = [(nodes[a], nodes[b]) for a, b in zip(arrays.src, arrays.dst, strict=True)]
