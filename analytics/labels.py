@@ -35,7 +35,9 @@ class Who:
 
 def _clean(text: str) -> str:
     # Control characters have no glyph and line breaks would split a label.
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else " " for c in text)
+    return " ".join(text.split())
 
 
 def person_labels(people: Iterable[Who]) -> dict[str, str]:
@@ -56,11 +58,11 @@ def person_labels(people: Iterable[Who]) -> dict[str, str]:
     >>> [labels[f"U{i}"] for i in range(4, 7)]
     ['Joao (Data, U4)', 'U5 (Data)', 'Noor']
     """
-    people = list(people)
+    people = [Who(w.id, _clean(w.name), _clean(w.team), _clean(w.title)) for w in people]
 
     def base(who: Who, extra: str = "") -> str:
-        name = _clean(who.name) or who.id
-        inside = ", ".join(part for part in (_clean(who.team), extra) if part)
+        name = who.name or who.id
+        inside = ", ".join(part for part in (who.team, extra) if part)
         return f"{name} ({inside})" if inside else name
 
     first = {who.id: base(who) for who in people}
@@ -70,8 +72,8 @@ def person_labels(people: Iterable[Who]) -> dict[str, str]:
     for who in people:
         if repeats[first[who.id]] == 1:
             labels[who.id] = first[who.id]
-        elif _clean(who.title):
-            second[who.id] = base(who, _clean(who.title))
+        elif who.title:
+            second[who.id] = base(who, who.title)
         else:
             second[who.id] = base(who, who.id)
     repeats_second = Counter([*second.values(), *labels.values()])
