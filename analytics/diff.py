@@ -73,7 +73,8 @@ def diff_snapshots(
     dict
         - ``new_ties`` / ``lost_ties``: sorted ``[source, target]`` pairs present only in
           ``after`` / only in ``before`` (lost ties only between people still present).
-        - ``rising`` / ``fading``: :func:`analytics.roles.rising_fading` on in-degree.
+        - ``rising`` / ``fading``: :func:`analytics.roles.rising_fading` on in-degree,
+          the biggest gain (loss) of people naming them first, ties by id.
         - ``coverage_change``: ``{"one_step", "two_step"}``, after minus before, of the share
           of people within 1 / 2 ties of a champion (None when either side is suppressed).
         - ``coverage``: ``{"before": {...}, "after": {...}}`` the two figures themselves.
@@ -104,7 +105,15 @@ def diff_snapshots(
         if u != v and u in present and v in present and not Ga.has_edge(u, v)
     )
 
-    movers = rising_fading(_in_degrees(Gb), _in_degrees(Ga))
+    degrees_b, degrees_a = _in_degrees(Gb), _in_degrees(Ga)
+    movers = rising_fading(degrees_b, degrees_a)
+
+    def change(pid: str) -> int:
+        return degrees_a[pid]["in_degree"] - degrees_b[pid]["in_degree"]
+
+    # the biggest movers first, ties by id (rising_fading lists them by id)
+    movers = {"rising": sorted(movers["rising"], key=lambda p: (-change(p), p)),
+              "fading": sorted(movers["fading"], key=lambda p: (change(p), p))}
 
     cov_before = _champion_coverage(Gb, min_group_size)
     cov_after = _champion_coverage(Ga, min_group_size)

@@ -145,3 +145,16 @@ def test_any_pair_of_small_snapshots_gives_valid_diff(
         assert value is None or -1.0 <= value <= 1.0
     for pair in d["teams_connected"] + d["teams_cut_off"]:
         assert pair[0] < pair[1]
+
+
+def test_rising_people_are_listed_biggest_gain_first() -> None:
+    from analytics.model import Person, Tie
+    from analytics.pipeline import analyze
+
+    people = [Person(f"p{i:02d}") for i in range(30)]
+    before = analyze([Tie("p20", "p21")], people)
+    # p01 gains 3 namers, p09 gains 9, p05 gains 6: ids sort the opposite way
+    gains = {"p01": 3, "p09": 9, "p05": 6}
+    ties = [Tie(f"p{10 + j:02d}", target) for target, n in gains.items() for j in range(n)]
+    diff = diff_snapshots(before, analyze([*ties, Tie("p20", "p21")], people))
+    assert diff["rising"] == ["p09", "p05", "p01"]
