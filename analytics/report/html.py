@@ -710,8 +710,7 @@ def render_report(
         "label_rule": LABEL_RULE,
         "tie_break": TIE_BREAK,
         "stability": stability,
-        "stable_top": [{**_who(labels, pid), "kept": fmt_share(share)}
-                       for pid, share in stability.kept],
+        "stable_top": _stable_top(result, stability, labels),
         "betweenness_method": network.betweenness_method,
         "png": _png_data(png_path),
         "alt": _alt_text(analysis, labels),
@@ -735,6 +734,15 @@ def render_report(
         "cytoscape_version": CYTOSCAPE_VERSION,
     }
     return _environment().get_template("report.html.j2").render(**context)
+
+
+def _stable_top(result: AnalysisResult, stability: Stability,
+                labels: Mapping[str, str]) -> list[dict[str, str]]:
+    """The trust table's "most named" people: by people who named them, then name, id."""
+    kept = dict(stability.kept)
+    named = {p.id: float(p.in_degree) for p in result.people if p.id in kept}
+    return [{**_who(labels, pid), "named_by": fmt_number(int(named[pid])),
+             "kept": fmt_share(kept[pid])} for pid in rank(named, labels)]
 
 
 def _alt_text(analysis: Analysis, labels: Mapping[str, str]) -> str:
