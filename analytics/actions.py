@@ -21,9 +21,16 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from analytics._arrays import expand_rows, graph_arrays, reach, undirected_csr, unique_ints
+from analytics._arrays import (
+    GraphArrays,
+    expand_rows,
+    graph_arrays,
+    reach,
+    unique_ints,
+)
 from analytics.results import AnalysisResult
 from analytics.stability import Stability
 
@@ -48,6 +55,9 @@ ADD_CHAMPIONS = 3
 BROKERS_CHECKED = 5
 #: A broker matters when at least this many people would be cut off without them.
 MIN_CUT_OFF = 2
+#: Above this many people the cut-off check (one connected-components pass per broker) is
+#: skipped: the brokers are still listed, by betweenness.
+DEPENDENCE_MAX_PEOPLE = 20_000
 
 ACTION_RULES: dict[str, str] = {
     "more_answers": "Shown when the trust estimate of the top list is \"too thin\" (see How "
@@ -88,7 +98,8 @@ class Action:
 
 
 def champion_additions(
-    G: nx.DiGraph, current: Iterable[str], k: int = ADD_CHAMPIONS
+    G: nx.DiGraph, current: Iterable[str], k: int = ADD_CHAMPIONS,
+    arrays: GraphArrays | None = None,
 ) -> tuple[float, list[Addition]]:
     """Whom to add to the current champions: greedy maximum two-step reach.
 
@@ -110,11 +121,11 @@ def champion_additions(
     >>> round(before, 2), [(a.id, round(a.reach_after, 2)) for a in adds]
     (0.43, [('y', 1.0)])
     """
-    arr = graph_arrays(G, weight=None)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
     n = arr.n
     if n == 0:
         return 0.0, []
-    A = undirected_csr(arr)
+    A = arr.undirected()
     seeds = np.asarray(sorted(arr.index[c] for c in set(current) if c in arr.index),
                        dtype=np.int64)
     covered = reach(A, seeds, 2)
@@ -149,7 +160,8 @@ def champion_additions(
     return before, picks
 
 
-def broker_dependence(G: nx.DiGraph, people: Sequence[str]) -> dict[str, int]:
+def broker_dependence(G: nx.DiGraph, people: Sequence[str],
+                      arrays: GraphArrays | None = None) -> dict[str, int]:
     """For each person, how many others would be cut off from the largest connected group
     (ties either way) if that person were gone.
 
@@ -159,10 +171,10 @@ def broker_dependence(G: nx.DiGraph, people: Sequence[str]) -> dict[str, int]:
     >>> broker_dependence(G, ["c", "d", "a"])
     {'c': 2, 'd': 1, 'a': 0}
     """
-    arr = graph_arrays(G, weight=None)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
     if arr.n == 0:
         return {pid: 0 for pid in people}
-    A = undirected_csr(arr).tocsr()
+    A = sp.csr_matrix(arr.undirected())
 
     def largest(mask: np.ndarray) -> int:
         keep = np.flatnonzero(mask)
@@ -189,6 +201,7 @@ def prioritised_actions(
     stability: Stability,
     *,
     limit: int = MAX_ACTIONS,
+    arrays: GraphArrays | None = None,
 ) -> list[Action]:
     """The most urgent actions first (at most ``limit``), by the rules of
     :data:`ACTION_RULES`; equal urgency keeps the order of that table.
@@ -233,7 +246,8 @@ def prioritised_actions(
         (p for p in result.people if p.id in broker_ids),
         key=lambda p: (-(p.betweenness or 0.0), p.id),
     )[:BROKERS_CHECKED]
-    cut = broker_dependence(G, [p.id for p in by_betweenness])
+    cut = (broker_dependence(G, [p.id for p in by_betweenness], arrays)
+           if result.network.people <= DEPENDENCE_MAX_PEOPLE else {})
     if by_betweenness:
         ids = [p.id for p in by_betweenness]
         worst_cut = max(cut.values(), default=0)
@@ -243,7 +257,7 @@ def prioritised_actions(
                                      "betweenness": {p.id: p.betweenness for p in by_betweenness}}))
 
     current = [p.id for p in result.people if p.champion]
-    before, additions = champion_additions(G, current)
+    before, additions = champion_additions(G, current, arrays=arrays)
     if additions and additions[-1].reach_after > before:
         gain = additions[-1].reach_after - before
         found.append(Action("add_champions", 40.0 + 100.0 * gain, "champions",

@@ -10,11 +10,12 @@ pass over the people, so 100k people cost well under a second.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping
 
 import networkx as nx
 import numpy as np
+
+from analytics._arrays import GraphArrays, graph_arrays
 
 __all__ = ["FULL_LAYOUT_MAX", "layout"]
 
@@ -89,29 +90,37 @@ def _spring(graph: nx.DiGraph, seed: int) -> dict[str, tuple[float, float]]:
 
 
 def _by_community(
-    graph: nx.DiGraph, community: Mapping[str, int], seed: int
+    graph: nx.DiGraph, community: Mapping[str, int], seed: int,
+    arrays: GraphArrays | None = None,
 ) -> dict[str, tuple[float, float]]:
-    members: defaultdict[int, list[str]] = defaultdict(list)
-    for node in sorted(graph, key=str):
-        members[community.get(node, -1)].append(node)
-    between: defaultdict[tuple[int, int], float] = defaultdict(float)
-    for a, b in graph.edges():
-        ca, cb = community.get(a, -1), community.get(b, -1)
-        if ca != cb and ca >= 0 and cb >= 0:
-            between[(min(ca, cb), max(ca, cb))] += 1.0
-    groups: nx.Graph[int] = nx.Graph()
-    groups.add_nodes_from(sorted(members))
-    groups.add_weighted_edges_from((a, b, w) for (a, b), w in sorted(between.items()))
-    centres = nx.spring_layout(groups, seed=seed, k=2.0 / math.sqrt(max(len(members), 1)))
-    largest = max(len(m) for m in members.values())
-    position: dict[str, tuple[float, float]] = {}
-    for c, nodes in members.items():
-        cx, cy = (float(v) for v in centres[c])
-        radius = 0.25 * math.sqrt(len(nodes) / largest)
-        for i, node in enumerate(nodes):
-            r = radius * math.sqrt((i + 0.5) / len(nodes))
-            position[node] = (cx + r * math.cos(i * _GOLDEN), cy + r * math.sin(i * _GOLDEN))
-    return position
+    arr = arrays if arrays is not None else graph_arrays(graph, weight=None)
+    nodes = arr.nodes
+    code = np.fromiter((community.get(n, -1) for n in nodes), dtype=np.int64, count=len(nodes))
+    groups, inverse, sizes = np.unique(code, return_inverse=True, return_counts=True)
+    a, b = code[arr.src], code[arr.dst]
+    cross = (a != b) & (a >= 0) & (b >= 0)
+    pairs, weights = np.unique(np.stack([np.minimum(a[cross], b[cross]),
+                                         np.maximum(a[cross], b[cross])]), axis=1,
+                               return_counts=True)
+    layout_graph: nx.Graph[int] = nx.Graph()
+    layout_graph.add_nodes_from(int(g) for g in groups)
+    layout_graph.add_weighted_edges_from(
+        (int(x), int(y), float(w)) for (x, y), w in zip(pairs.T, weights, strict=True))
+    centres = nx.spring_layout(layout_graph, seed=seed,
+                               k=2.0 / math.sqrt(max(len(groups), 1)))
+    centre = np.array([centres[int(g)] for g in groups], dtype=float)
+    # each person's rank inside their community, in id order: a sunflower spiral around
+    # the community's centre, radius growing with the square root of its size
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.empty(len(nodes), dtype=np.int64)
+    rank[order] = np.arange(len(nodes)) - np.repeat(starts, sizes)
+    size = sizes[inverse].astype(float)
+    radius = 0.25 * np.sqrt(size / sizes.max()) * np.sqrt((rank + 0.5) / size)
+    angle = rank * _GOLDEN
+    x = centre[inverse, 0] + radius * np.cos(angle)
+    y = centre[inverse, 1] + radius * np.sin(angle)
+    return {node: (float(px), float(py)) for node, px, py in zip(nodes, x, y, strict=True)}
 
 
 def layout(
@@ -120,6 +129,7 @@ def layout(
     *,
     seed: int = 0,
     full_max: int = FULL_LAYOUT_MAX,
+    arrays: GraphArrays | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Position (x, y) of every person; same graph and seed, same positions.
 
@@ -132,6 +142,8 @@ def layout(
     seed : int, default 0
     full_max : int, default FULL_LAYOUT_MAX (500)
         Largest network laid out person by person.
+    arrays : GraphArrays, optional
+        The analysis' array view of ``graph``, reused above ``full_max``.
 
     Examples
     --------
@@ -147,4 +159,4 @@ def layout(
         return {}
     if graph.number_of_nodes() <= full_max:
         return _spring(graph, seed)
-    return _by_community(graph, community or {}, seed)
+    return _by_community(graph, community or {}, seed, arrays)

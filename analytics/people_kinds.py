@@ -152,9 +152,12 @@ def _qualifying(counts: Mapping[str, int]) -> dict[str, int]:
 
 
 def _named_on(G: nx.DiGraph, *wanted: str) -> dict[str, dict[str, int]]:
-    """For each kind wanted: distinct people who named each person with a tie of that kind
-    (one pass over the ties)."""
+    """For each kind wanted: distinct people who named each person with a tie of that kind;
+    and under ``"cross_team_recognition"`` :func:`cross_team_recognition` (one pass over the
+    ties for all of them)."""
     counts: dict[str, dict[str, int]] = {kind: {} for kind in wanted}
+    across: dict[str, int] = {}
+    team = dict(G.nodes(data="team", default=""))
     for source, target, kinds in G.edges(data="kinds", default=""):
         if source == target or not kinds:
             continue
@@ -162,6 +165,11 @@ def _named_on(G: nx.DiGraph, *wanted: str) -> dict[str, dict[str, int]]:
             found = counts.get(kind)
             if found is not None:
                 found[target] = found.get(target, 0) + 1
+            if kind == "recognised":
+                a, b = team.get(source) or "", team.get(target) or ""
+                if a and b and a != b:
+                    across[source] = across.get(source, 0) + 1
+    counts["cross_team_recognition"] = across
     return counts
 
 
@@ -266,7 +274,7 @@ def people_kinds(
     for key, counts in (
         ("influencer", named["adopted"]),
         ("energiser", named["energy"]),
-        ("generous_recogniser", cross_team_recognition(graph)),
+        ("generous_recogniser", named["cross_team_recognition"]),
     ):
         chosen = {pid: float(v) for pid, v in _qualifying(counts).items()}
         found[key] = [KindMember(pid, chosen[pid]) for pid in rank(chosen, labels)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from analytics._arrays import graph_arrays
+from analytics._arrays import GraphArrays, graph_arrays
 from analytics.privacy import MIN_GROUP_SIZE, suppress
 
 __all__ = [
@@ -98,6 +98,7 @@ def top_list_stability(
     k: int | None = None,
     resamples: int = RESAMPLES,
     seed: int | None = 0,
+    arrays: GraphArrays | None = None,
 ) -> Stability:
     """Bootstrap the respondents to estimate how stable the "most named" top ``k`` is.
 
@@ -114,6 +115,8 @@ def top_list_stability(
         Length of the top list; default :func:`top_size` of the people anyone named.
     resamples : int, default RESAMPLES
     seed : int or None, default 0
+    arrays : GraphArrays, optional
+        The analysis' array view of ``G`` (``Analysis.arrays``), to avoid building it again.
 
     Returns
     -------
@@ -128,7 +131,7 @@ def top_list_stability(
     >>> s.kept, s.verdict, s.respondents
     ((('star', 1.0),), 'solid', 30)
     """
-    arr = graph_arrays(G, weight=None)
+    arr = arrays if arrays is not None else graph_arrays(G, weight=None)
     n = arr.n
     respondents = np.unique(arr.src)
     r = int(respondents.size)

@@ -56,6 +56,8 @@ _STATIC = Path(__file__).with_name("static")
 CYTOSCAPE_VERSION = "3.35.0"
 #: The interactive map shows at most this many people (the most central by PageRank).
 MAP_MAX_PEOPLE = 1500
+#: The team x team heat map shows at most this many teams (the largest).
+HEAT_MAX_TEAMS = 40
 #: How many people a kind of people lists before "and N more".
 KIND_LIST_MAX = 12
 
@@ -375,13 +377,20 @@ def _heat(value: float | None) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _matrix(matrix: TeamMatrix) -> dict[str, Any]:
+def _matrix(matrix: TeamMatrix, sizes: Mapping[str, int]) -> dict[str, Any]:
     """The team x team table as a heat map: each cell's colour is its share of the row's
-    ties (where that team's people turn), the count is written inside."""
-    teams = list(matrix.teams)
+    ties (where that team's people turn), the count is written inside. At most
+    :data:`HEAT_MAX_TEAMS` teams (the largest) are shown: a table of hundreds of teams is
+    unreadable (metrics.json has every cell)."""
+    all_teams = list(matrix.teams)
+    keep = sorted(range(len(all_teams)), key=lambda i: (-sizes.get(all_teams[i], 0),
+                                                         all_teams[i]))[:HEAT_MAX_TEAMS]
+    keep.sort()
+    teams = [all_teams[i] for i in keep]
+    counts = [[matrix.counts[i][j] for j in keep] for i in keep]
     rows = []
     suppressed = False
-    for team, row in zip(teams, matrix.counts, strict=False):
+    for team, row in zip(teams, counts, strict=False):
         known = [v for v in row if v is not None]
         total = sum(known)
         cells = []
@@ -396,7 +405,8 @@ def _matrix(matrix: TeamMatrix) -> dict[str, Any]:
         own = row[teams.index(team)] if team in teams else None
         rows.append({"team": team, "cells": cells,
                      "inside": fmt_share(own / total if own is not None and total else None)})
-    return {"teams": teams, "rows": rows, "suppressed": suppressed}
+    return {"teams": teams, "rows": rows, "suppressed": suppressed,
+            "hidden": len(all_teams) - len(teams)}
 
 
 def _teams(result: AnalysisResult, coverage: Mapping[str, float | None],
@@ -683,14 +693,15 @@ def render_report(
     network, options = result.network, result.options
     labels = analysis_labels(analysis)
     teams = {p.id: p.team for p in result.people}
-    stability = top_list_stability(graph, seed=options.seed)
+    arrays = getattr(analysis, "arrays", None)
+    stability = top_list_stability(graph, seed=options.seed, arrays=arrays)
     coverage = response_coverage(graph, teams, options.min_group_size)
     participation = stability.participation
     kinds = people_kinds(analysis, labels)
-    actions = prioritised_actions(graph, result, stability)
+    actions = prioritised_actions(graph, result, stability, arrays=arrays)
     if positions is None:
         positions = layout(graph, {p.id: p.community for p in result.people
-                                   if p.community >= 0}, seed=options.seed)
+                                   if p.community >= 0}, seed=options.seed, arrays=arrays)
     point = trend_point(result, graph)
     same_window = [p for p in history if p.window_days == point.window_days and p.at != point.at]
     team_rows = _teams(result, coverage, SILO_SHARE)
@@ -718,7 +729,7 @@ def render_report(
         "roles": _roles(result, labels),
         "teams": team_rows,
         "silo_share": SILO_SHARE,
-        "matrix": _matrix(result.team_matrix),
+        "matrix": _matrix(result.team_matrix, {t.team: t.size for t in result.teams}),
         "communities": list(result.communities),
         "champions": _champions(analysis, labels, actions),
         "diffusion": _diffusion(result.diffusion),

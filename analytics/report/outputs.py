@@ -634,7 +634,8 @@ def write_outputs(
         say("writing GEXF and GraphML…" if with_graphml else "writing GEXF…")
         positions = layout(analysis.graph, {p.id: p.community for p in analysis.result.people
                                             if p.community >= 0},
-                           seed=analysis.result.options.seed)
+                           seed=analysis.result.options.seed,
+                           arrays=getattr(analysis, "arrays", None))
         table = gephi_table(analysis, result["people"])
         path = written["network.gexf"] = folder / "network.gexf"
         write_gexf(analysis, path, table, positions)
