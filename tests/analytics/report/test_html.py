@@ -210,3 +210,15 @@ def test_a_first_comparison_says_there_is_nothing_to_compare_yet() -> None:
     html = render_report(after, diff=diff_snapshots(analyze([], people), after))
     changes = html.split('id="changes"', 1)[1].split("</section>", 1)[0]
     assert "Nothing to compare yet" in changes and "Teams newly connected" not in changes
+
+
+def test_heat_map_of_many_teams_shows_the_largest_and_says_so() -> None:
+    from analytics.model import Person, Tie
+
+    people = [Person(f"t{t:02d}p{i}", team=f"Team {t:02d}") for t in range(45)
+              for i in range(5 + (t % 3))]
+    ties = [Tie(a.id, b.id) for a, b in zip(people, people[1:], strict=False)]
+    html = render_report(analyze(ties, people))
+    heat = html.split('class="heat"', 1)[1].split("</table>", 1)[0]
+    assert heat.count('class="n rot"') == 40
+    assert "5 smaller teams are in metrics.json" in html
