@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from analytics.privacy import suppress, suppress_mapping
 from bot import ui
 from bot.errors import PeerPulseError
+from bot.rendering import escape_slack
 from bot.models import OutboxMessage, Person, PollRequest, PollRound, Workspace
 from bot.services import Unit
 from bot.services.outbox import SENT, Outgoing, after_quiet_hours, enqueue
@@ -344,7 +345,8 @@ def _check_nominees(session: Session, workspace_id: int, me: Person, named: Sequ
     refused = [uid for uid in wanted
                if uid not in people or not people[uid].is_active or people[uid].is_deleted]
     if refused:
-        who = ", ".join(f"<@{uid}>" for uid in refused)
+        # Ids come from the click, so a forged one is escaped, never echoed as markup.
+        who = ", ".join(f"<@{escape_slack(uid)}>" for uid in refused)
         raise InvalidNominee(f"PeerPulse can only count active colleagues, not bots, apps or "
                              f"deactivated accounts: {who}. Nothing was recorded yet; please "
                              f"choose again.")

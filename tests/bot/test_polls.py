@@ -167,6 +167,10 @@ def test_refusals_record_nothing_and_leave_the_poll_open(sessions: sessionmaker[
         for bad in ("UBOT", "USLACKBOT", "U005"):
             with pytest.raises(InvalidNominee, match="bots"):
                 answer_poll(s, ws.id, rid, "U001", T0, named=["U002", bad])
+        with pytest.raises(InvalidNominee) as forged:
+            answer_poll(s, ws.id, rid, "U001", T0, named=["U002", "U9><!channel>"])
+        assert "<@U9&gt;&lt;!channel&gt;>" in str(forged.value), "a forged id is escaped"
+        assert "<!channel>" not in str(forged.value)
         with pytest.raises(TooManyNamed):
             answer_poll(s, ws.id, rid, "U001", T0, named=[f"U{i:03d}" for i in range(2, 8)])
         with pytest.raises(polls.NotYourPoll):
