@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from bot import db
+from bot.app import build_services
 from bot.config import load_settings
 from bot.devkit.sandbox import SlackSandbox
 from bot.models import Person
@@ -49,11 +50,12 @@ def main() -> int:
                  "opted_out": False, "polls_paused": False}
                 for i in range(args.people)])
             workspace_id = ws.id
-        settings = load_settings(None, DATABASE_URL=url)
+        # The bot's own wiring and use case, as the schedule and `poll send-now` run it.
+        services = build_services(load_settings(None, DATABASE_URL=url), migrate=False)
+        services.use_stored_workspace()
 
         t0 = time.perf_counter()
-        opened = start_round(sessions, settings, workspace_id, "helped", datetime.now(UTC),
-                             trigger="bench", sample=1.0)
+        opened = services.call(start_round, "helped", trigger="bench", sample=1.0)
         enqueue_s = time.perf_counter() - t0
         verdict = "OK" if enqueue_s < 5 else "SLOW"
         print(f"enqueue: round for {args.people} people ({opened.queued} DMs queued) in "
