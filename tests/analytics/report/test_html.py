@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -217,7 +218,7 @@ def test_heat_map_of_many_teams_shows_the_largest_and_says_so() -> None:
 
     people = [Person(f"t{t:02d}p{i}", team=f"Team {t:02d}") for t in range(45)
               for i in range(5 + (t % 3))]
-    ties = [Tie(a.id, b.id) for a, b in zip(people, people[1:], strict=False)]
+    ties = [Tie(a.id, b.id) for a, b in itertools.pairwise(people)]
     html = render_report(analyze(ties, people))
     heat = html.split('class="heat"', 1)[1].split("</table>", 1)[0]
     assert heat.count('class="n rot"') == 40
