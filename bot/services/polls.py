@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from analytics.privacy import suppress, suppress_mapping
 from bot import ui
 from bot.errors import PeerPulseError
-from bot.rendering import escape_slack
 from bot.models import OutboxMessage, Person, PollRequest, PollRound, Workspace
+from bot.rendering import escape_slack
 from bot.services import Unit
 from bot.services.outbox import SENT, Outgoing, after_quiet_hours, enqueue
 from bot.services.settings import ProgrammeSettings
