@@ -376,6 +376,43 @@ class Dashboard:
     ties_7d: int
     ties_30d: int
     people: int
+    kudos: KudosFigures | None = None
+
+
+@dataclass(frozen=True)
+class KudosFigures:
+    """Kudos in a window, as aggregates: how many, which values, how many across teams."""
+
+    days: int
+    given: int
+    values: list[tuple[str, int]]  # most given first, then by name
+    cross_team: int  # between two people whose teams are both known and differ
+    with_teams: int  # kudos whose giver and receiver both have a team
+
+    @property
+    def cross_team_share(self) -> float | None:
+        return self.cross_team / self.with_teams if self.with_teams else None
+
+
+def kudos_figures(u: Unit, days: int = 30, now: datetime | None = None) -> KudosFigures:
+    """Kudos given in the last ``days``, people who opted out left out (owners' analytics)."""
+    from sqlalchemy.orm import aliased
+
+    src, tgt = aliased(Person), aliased(Person)
+    since = (now or u.now) - timedelta(days=days)
+    rows = u.session.execute(
+        select(Tie.value, src.team, tgt.team)
+        .join(src, Tie.source_id == src.id).join(tgt, Tie.target_id == tgt.id)
+        .where(Tie.workspace_id == u.workspace.id, Tie.kind == "recognised",
+               Tie.occurred_at >= since, src.opted_out.is_(False),
+               tgt.opted_out.is_(False))).all()
+    counts: dict[str, int] = {}
+    for value, _, _ in rows:
+        if value:
+            counts[value] = counts.get(value, 0) + 1
+    with_teams = [(a, b) for _, a, b in rows if a and b]
+    return KudosFigures(days, len(rows), sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+                        sum(a != b for a, b in with_teams), len(with_teams))
 
 
 def dashboard(u: Unit, now: datetime | None = None) -> Dashboard:
@@ -397,7 +434,7 @@ def dashboard(u: Unit, now: datetime | None = None) -> Dashboard:
         Person.workspace_id == u.workspace.id, Person.is_active.is_(True),
         Person.opted_out.is_(False))) or 0)
     return Dashboard(trend[0] if trend else None, trend, ties_since(7), ties_since(30),
-                     people)
+                     people, kudos_figures(u, 30, now))
 
 
 def audit_entries(session: Session, limit: int = 50, action: str | None = None
