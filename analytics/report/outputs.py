@@ -117,6 +117,7 @@ _XML_ESCAPES: dict[str | int, str | None] = {
 _XML_ESCAPE_TABLE = str.maketrans({**_XML_FORBIDDEN, **_XML_ESCAPES})
 
 Attrs = dict[str, str | int | float | bool]
+_NOT_ATTRIBUTES = frozenset({"id", "label"})
 
 
 def _xml(value: str | int | float | bool) -> str:
@@ -153,8 +154,7 @@ class GephiTable:
         """Each node's id and (key, value) pairs as escaped XML text, escaped once for both
         files."""
         text = _XmlText()
-        return [(text(node), [(k, text(v)) for k, v in attrs.items()])
-                for node, attrs in self.nodes]
+        return [(text(node), text.pairs(attrs)) for node, attrs in self.nodes]
 
     @cached_property
     def xml_edges(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -162,8 +162,7 @@ class GephiTable:
         ids = {node: text for (node, _), (text, _) in zip(self.nodes, self.xml_nodes,
                                                            strict=True)}
         text = _XmlText()
-        return [(ids.get(s) or text(s), ids.get(t) or text(t),
-                 [(k, text(v)) for k, v in attrs.items()])
+        return [(ids.get(s) or text(s), ids.get(t) or text(t), text.pairs(attrs))
                 for s, t, attrs in self.edges]
 
 
@@ -182,6 +181,25 @@ class _XmlText:
                 done = self._seen[value] = _xml(value)
             return done
         return _xml(value)
+
+    def pairs(self, attrs: Attrs) -> list[tuple[str, str]]:
+        """(key, text) of every attribute; numbers formatted inline (the common case)."""
+        out = []
+        seen = self._seen
+        for key, value in attrs.items():
+            kind = type(value)
+            if kind is float:
+                out.append((key, repr(value)))
+            elif kind is int:
+                out.append((key, str(value)))
+            elif kind is str:
+                done = seen.get(value)  # type: ignore[arg-type]
+                if done is None:
+                    done = seen[value] = _xml(value)  # type: ignore[index]
+                out.append((key, done))
+            else:
+                out.append((key, _xml(value)))
+        return out
 
 
 def _declare(seen: dict[str, set[type]]) -> tuple[dict[str, type], bool]:
@@ -213,24 +231,49 @@ def gephi_table(analysis: Analysis, people: Iterable[Mapping[str, Any]] | None =
     labels = analysis_labels(analysis)
     node_seen: dict[str, set[type]] = {}
     nodes: list[tuple[str, Attrs]] = []
+    last_type: dict[str, type] = {}
+
+    def note(seen: dict[str, set[type]], key: str, kind: type) -> None:
+        if last_type.get(key) is not kind:  # one set update per change of type, not per value
+            seen.setdefault(key, set()).add(kind)
+            last_type[key] = kind
+
     for node, data in analysis.graph.nodes(data=True):
         own = metrics.get(str(node), {})
         merged: Attrs = {}
-        for key, value in (*data.items(), *own.items()):
-            if key in ("id", "label"):
+        # Graph attributes first (in their order), the result's value winning, then the
+        # result's own keys; the result's None removes a stale graph value.
+        for key, value in data.items():
+            if key in _NOT_ATTRIBUTES:
                 continue
-            converted = gephi_value(value)
+            converted = gephi_value(own.get(key, value))
             if converted is not None:
                 merged[str(key)] = converted
-            elif key in own:
-                merged.pop(str(key), None)  # the result's None wins over a stale graph value
+        for key, value in own.items():
+            if key in _NOT_ATTRIBUTES or key in data:
+                continue
+            kind = type(value)
+            if kind is str or kind is int or kind is bool or kind is float:
+                merged[key] = value  # the plain rows of to_dict: already clean
+            elif value is not None:
+                converted = gephi_value(value)
+                if converted is not None:
+                    merged[key] = converted
         merged["label"] = labels.get(node) or str(data.get("name") or node)
         for key, value in merged.items():
-            node_seen.setdefault(key, set()).add(type(value))
+            note(node_seen, key, type(value))
         nodes.append((str(node), merged))
     edge_seen: dict[str, set[type]] = {}
     edges: list[tuple[str, str, Attrs]] = []
+    last_type.clear()
+    plain_ties = False
     for source, target, data in analysis.graph.edges(data=True):
+        if len(data) == 3 and type(data.get("weight")) is float \
+                and type(data.get("count")) is int and type(data.get("kinds")) is str:
+            # the pipeline's ties: nothing to convert
+            edges.append((str(source), str(target), data.copy()))
+            plain_ties = True
+            continue
         attrs: Attrs = {}
         for key, value in data.items():
             converted = gephi_value(value)
@@ -240,8 +283,11 @@ def gephi_table(analysis: Analysis, people: Iterable[Mapping[str, Any]] | None =
         if isinstance(weight, int) and not isinstance(weight, bool):
             attrs["weight"] = float(weight)  # one numeric weight type for Gephi
         for key, value in attrs.items():
-            edge_seen.setdefault(key, set()).add(type(value))
+            note(edge_seen, key, type(value))
         edges.append((str(source), str(target), attrs))
+    if plain_ties:
+        for key, kind in (("weight", float), ("count", int), ("kinds", str)):
+            edge_seen.setdefault(key, set()).add(kind)
     node_types, node_mixed = _declare(node_seen)
     edge_types, edge_mixed = _declare(edge_seen)
     if node_mixed:
