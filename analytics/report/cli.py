@@ -236,7 +236,7 @@ def _input_summary(report: InputReport) -> list[str]:
 
 
 def _memory_gb(people: int) -> float:
-    # Measured by bench/analytics_scale.py: about 1.5 GB at 100,000 people.
+    # Measured by bench/analytics_scale.py: about 1.5 GB (and 1.5 min) at 100,000 people.
     return max(0.1, 1.5 * people / 100_000)
 
 
@@ -339,7 +339,8 @@ def run_analyze(
             )
         if count >= LARGE_NETWORK:
             error(f"warning: {count:,} people is a large network: expect about "
-                  f"{max(1, round(count / 100_000))} min and {_memory_gb(count):.1f} GB of memory")
+                  f"{max(1, round(count / 100_000 * 1.5))} min and {_memory_gb(count):.1f} GB of "
+                  "memory")
         # Imported only now: a malformed file is reported before the analysis modules and
         # matplotlib are even loaded.
         from analytics.pipeline import analyze
