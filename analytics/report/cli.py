@@ -174,10 +174,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "memory per 100,000 people): raise it to analyse a larger network",
     )
     parser.add_argument(
-        "--graphml",
+        "--no-graphml",
         action="store_true",
-        help="always write network.graphml (by default it is left out above 200,000 ties; "
-        "network.gexf has the same graph)",
+        help="leave network.graphml out (network.gexf has the same graph; GraphML is the "
+        "slowest file to write for a large network)",
     )
     return parser
 
@@ -387,7 +387,8 @@ def run_from_args(
         args.out,
         options=options_from_args(args),
         max_people=args.max_people,
-        graphml=True if args.graphml else None,
+        # design.md: analyze always writes network.graphml unless told not to.
+        graphml=not args.no_graphml,
         echo=echo,
         error=error,
     )

@@ -306,3 +306,17 @@ def test_more_people_than_the_limit_is_refused_unless_raised(
 
     assert build_parser().parse_args(["--ties", "t", "--out", "o"]).max_people == \
         DEFAULT_MAX_PEOPLE
+
+
+def test_analyze_writes_graphml_whatever_the_size_unless_told_not_to(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # design.md: analyze writes network.graphml; the snapshot's size limit does not apply.
+    from analytics.report import outputs
+
+    monkeypatch.setattr(outputs, "GRAPHML_MAX_TIES", 1)
+    ties = _write(tmp_path, "ties.csv", "source,target\na,b\nb,c\nc,a\n")
+    assert main(["--ties", str(ties), "--out", str(tmp_path / "all")]) == 0
+    assert (tmp_path / "all" / "network.graphml").is_file()
+    assert main(["--ties", str(ties), "--out", str(tmp_path / "lean"), "--no-graphml"]) == 0
+    assert not (tmp_path / "lean" / "network.graphml").exists()
+    assert (tmp_path / "lean" / "network.gexf").is_file()
