@@ -144,11 +144,36 @@ def alembic_config(url: str) -> Any:
     return cfg
 
 
+#: PostgreSQL advisory lock keys (one number space per database). Arbitrary, fixed.
+MIGRATION_LOCK = 0x5065_6572_5075_6C01  # "PeerPul" + 1
+LEADER_LOCK = 0x5065_6572_5075_6C02
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (what `peerpulse db upgrade` and start-up run)."""
+    """Apply migrations up to ``revision`` (what `peerpulse db upgrade` and start-up run).
+
+    On PostgreSQL the upgrade holds an advisory lock on a connection of its own, so
+    replicas starting together take turns: the first migrates, the others then find the
+    schema current. (SQLite serialises writers itself and serves from one process.)
+    """
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    if not url.startswith("postgresql"):
+        command.upgrade(alembic_config(url), revision)
+        return
+    from sqlalchemy import text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                command.upgrade(alembic_config(url), revision)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+    finally:
+        engine.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:
