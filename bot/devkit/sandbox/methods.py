@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.devkit.sandbox.blockkit import MAX_MESSAGE_BLOCKS, block_problems, view_problems
+from bot.devkit.sandbox.oauth import Grant, default_tenants
 from bot.devkit.sandbox.state import StoredFile, WorkspaceState, short_hash
 from bot.devkit.workspace import APP_ID, BOT_USER_ID, TEAM_DOMAIN
 
@@ -89,9 +90,14 @@ class WebApi(WorkspaceState):
 
     def __init__(self) -> None:
         super().__init__()
+        self.tenants = default_tenants()
+        # The grant of the token being answered (None: the default token, which sees all);
+        # set by the server with the workspace lock held, for the one call it answers.
+        self._grant: Grant | None = None
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
+            "auth.teams.list": self._auth_teams_list,
             "users.list": self._users_list,
             "users.info": self._users_info,
             "users.lookupByEmail": self._users_lookup_by_email,
@@ -120,9 +126,15 @@ class WebApi(WorkspaceState):
 
     # ------------------------------------------------------------------ lookups
 
+    def _visible(self, user: Mapping[str, Any]) -> bool:
+        """Whether the token being answered may see ``user``: an installation's token sees
+        the members of its own workspace (or organisation) only."""
+        grant = self._grant
+        return grant is None or grant.teams is None or user.get("team_id") in grant.teams
+
     def _user(self, user_id: Any) -> dict[str, Any]:
         user = self._users.get(str(user_id or ""))
-        if user is None:
+        if user is None or not self._visible(user):
             raise ApiError("user_not_found")
         return user
 
@@ -184,15 +196,25 @@ class WebApi(WorkspaceState):
         return {"args": {k: v for k, v in params.items() if k != "token"}}
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "url": f"https://{TEAM_DOMAIN}.slack.com/",
-            "team": "PeerPulse Sandbox",
-            "user": "peerpulse",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
-            "is_enterprise_install": False,
-        }
+        if self._grant is None:
+            return {
+                "url": f"https://{TEAM_DOMAIN}.slack.com/",
+                "team": "PeerPulse Sandbox",
+                "user": "peerpulse",
+                "team_id": self.team_id,
+                "user_id": self.bot_user_id,
+                "bot_id": self.bot_id,
+                "is_enterprise_install": False,
+            }
+        return self.tenants.auth_test(self._grant, self.team_id)
+
+    def _auth_teams_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The workspaces an org-wide installation is authorised in (one for a team token)."""
+        grant = self._grant
+        ids = sorted(grant.teams) if grant is not None and grant.teams else [self.team_id]
+        teams = self.tenants.teams
+        return {"teams": [{"id": t, "name": teams.get(t, {}).get("name", t)} for t in ids],
+                "response_metadata": {"next_cursor": ""}}
 
     def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -202,7 +224,18 @@ class WebApi(WorkspaceState):
         page = min(limit or self.max_page_size, self.max_page_size, 1000)
         cursor = str(params.get("cursor") or "")
         start = _decode_cursor(cursor) if cursor else 0
-        members = list(self._users.values())
+        members = [u for u in self._users.values() if self._visible(u)]
+        grant = self._grant
+        if grant is not None and grant.is_enterprise_install:
+            # An org token lists one workspace at a time.
+            team = str(params.get("team_id") or "")
+            if not team:
+                raise ApiError("missing_argument")  # (approximation) of the error name
+            if team not in (grant.teams or ()):
+                raise ApiError("team_access_not_granted")
+            members = [u for u in members if u.get("team_id") == team]
+        elif params.get("team_id") and grant is not None and params["team_id"] != grant.team_id:
+            raise ApiError("team_access_not_granted")
         chunk = members[start : start + page]
         end = start + len(chunk)
         next_cursor = _encode_cursor(end) if end < len(members) else ""
@@ -218,7 +251,8 @@ class WebApi(WorkspaceState):
     def _users_lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
         email_address = str(params.get("email") or "").lower()
         for user in self._users.values():
-            if email_address and user.get("profile", {}).get("email", "").lower() == email_address:
+            if (email_address and self._visible(user)
+                    and user.get("profile", {}).get("email", "").lower() == email_address):
                 return {"user": copy.deepcopy(user)}
         raise ApiError("users_not_found")
 
@@ -325,10 +359,10 @@ class WebApi(WorkspaceState):
             "type": "message",
             "channel": channel["id"],
             "ts": ts,
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
+            "user": self._grant.bot_user_id if self._grant else self.bot_user_id,
+            "bot_id": self._grant.bot_id if self._grant else self.bot_id,
             "app_id": APP_ID,
-            "team": self.team_id,
+            "team": self._message_team(channel),
             **content,
         }
         if params.get("thread_ts"):
@@ -336,6 +370,15 @@ class WebApi(WorkspaceState):
         self._messages.append(message)
         public = {k: v for k, v in message.items() if k != "channel"}
         return {"channel": channel["id"], "ts": ts, "message": copy.deepcopy(public)}
+
+    def _message_team(self, channel: Mapping[str, Any]) -> str:
+        grant = self._grant
+        if grant is None:
+            return self.team_id
+        if grant.team_id is not None:
+            return grant.team_id
+        user = self._users.get(str(channel.get("user") or ""), {})
+        return str(user.get("team_id") or grant.enterprise_id)
 
     def _chat_post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._conversation(params.get("channel"))

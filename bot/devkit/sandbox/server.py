@@ -4,6 +4,8 @@ it through injected faults, the token and scope checks, and records it."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import email.parser
 import email.policy
@@ -17,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bot.devkit.sandbox.faults import HTML_BODY, HTML_PAGE, FaultInjection, Reply
 from bot.devkit.sandbox.methods import METHOD_SCOPES, ApiError, WebApi
+from bot.devkit.sandbox.oauth import Grant
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -53,6 +56,17 @@ def _send(
         request.send_header(name, value)
     request.end_headers()
     request.wfile.write(body)
+
+
+def _basic_auth(headers: dict[str, str]) -> tuple[str, str] | None:
+    auth = headers.get("authorization", "")
+    if not auth.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
 
 
 def _parse_params(query: str, raw: bytes, content_type: str) -> dict[str, Any]:
@@ -180,6 +194,39 @@ class SlackSandbox(FaultInjection, WebApi):
             self._responses.setdefault(key, [])
         return f"{self.url}/response/{key}"
 
+    # ------------------------------------------------------------------ installations
+
+    def add_team(self, team_id: str, name: str, *, enterprise_id: str | None = None,
+                 enterprise_name: str | None = None) -> None:
+        """Another workspace (part of an Enterprise Grid organisation when
+        ``enterprise_id`` is given); its members are the users whose ``team_id`` is it."""
+        self.tenants.add_team(team_id, name, enterprise_id=enterprise_id,
+                              enterprise_name=enterprise_name)
+
+    @property
+    def authorize_url(self) -> str:
+        """Slack's authorize page, as served here (``/oauth/v2/authorize``)."""
+        return f"{self.url}/oauth/v2/authorize"
+
+    def grants(self, target: str | None = None) -> list[Grant]:
+        """Installations' tokens (of ``target``: a team or enterprise id), revoked included."""
+        with self.tenants.lock:
+            return [g for g in self.tenants.grants.values() if target is None or target in (
+                g.team_id, g.enterprise_id)]
+
+    def uninstall(self, target: str) -> dict[str, Any]:
+        """Uninstall the app from a workspace or organisation: its tokens are revoked, and
+        the ``app_uninstalled`` event Slack then sends is returned (to send signed)."""
+        self.tenants.revoke(target)
+        return {"type": "app_uninstalled"}
+
+    def revoke_tokens(self, target: str) -> dict[str, Any]:
+        """Revoke the bot token of a workspace or organisation; returns the
+        ``tokens_revoked`` event Slack sends."""
+        gone = self.tenants.revoke(target)
+        return {"type": "tokens_revoked",
+                "tokens": {"oauth": [], "bot": [g.bot_user_id for g in gone]}}
+
     # ------------------------------------------------------------------ requests
 
     def _handle(self, request: _Handler) -> None:
@@ -188,7 +235,18 @@ class SlackSandbox(FaultInjection, WebApi):
         raw = request.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in request.headers.items()}
         path = split.path
-        if path.startswith("/api/"):
+        if path == "/oauth/v2/authorize":
+            params = dict(parse_qsl(split.query, keep_blank_values=True))
+            status, location, page = self.tenants.authorize(params)
+            self._record("oauth.authorize", params, headers, status, None)
+            _send(request, status, page.encode(), "text/plain", location)
+        elif path == "/api/oauth.v2.access":
+            params = _parse_params(split.query, raw, headers.get("content-type", ""))
+            answer = self.tenants.exchange(params, _basic_auth(headers))
+            body = {"ok": "error" not in answer, **answer}
+            self._record("oauth.v2.access", params, headers, 200, body)
+            _send(request, 200, json.dumps(body).encode(), "application/json; charset=utf-8", {})
+        elif path.startswith("/api/"):
             method = path[len("/api/") :]
             params = _parse_params(split.query, raw, headers.get("content-type", ""))
             status, body, extra = self._dispatch(method, params, headers)
@@ -218,8 +276,13 @@ class SlackSandbox(FaultInjection, WebApi):
         token = token or params.get("token")
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, {}
+        grant: Grant | None = None
         if token != self.token:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+            grant = self.tenants.grants.get(str(token))
+            if grant is None:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            if grant.revoked:
+                return 200, {"ok": False, "error": "token_revoked"}, {}
         handler = self._methods.get(method)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method", "req_method": method}, {}
@@ -237,7 +300,11 @@ class SlackSandbox(FaultInjection, WebApi):
                 return 200, body, extra
         try:
             with self._lock:
-                result = handler(params)
+                self._grant = grant
+                try:
+                    result = handler(params)
+                finally:
+                    self._grant = None
         except ApiError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, extra
         late = self._injected(method, after=True)  # done, then answered with a failure

@@ -40,6 +40,12 @@ class Call:
     response: dict[str, Any] | None = None
 
     @property
+    def token(self) -> str | None:
+        """The bearer token the call carried."""
+        auth = self.headers.get("authorization", "")
+        return auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else None
+
+    @property
     def ok(self) -> bool:
         return self.status == 200 and bool(self.response and self.response.get("ok"))
 
