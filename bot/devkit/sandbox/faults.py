@@ -39,6 +39,7 @@ class _RateLimit:
 class _Delay:
     seconds: float
     remaining: int | None
+    after: bool = False  # the call is carried out first, then answered late
 
 
 class FaultInjection:
@@ -88,10 +89,16 @@ class FaultInjection:
         with self._fault_lock:
             self._rate_limits[method] = _RateLimit(fraction, retry_after, random.Random(seed))
 
-    def delay(self, method: str, seconds: float, *, times: int | None = None) -> None:
-        """Sleep ``seconds`` before answering ``method`` (``times=None``: until cleared)."""
+    def delay(self, method: str, seconds: float, *, times: int | None = None,
+              after: bool = False) -> None:
+        """Sleep ``seconds`` before answering ``method`` (``times=None``: until cleared).
+
+        ``after`` (Web API methods only): the call is carried out first (a message is
+        posted) and answered ``seconds`` later, as when Slack is slow to answer a post it
+        has made: a client that dies meanwhile never learns that it was made.
+        """
         with self._fault_lock:
-            self._delays[method] = _Delay(seconds, times)
+            self._delays[method] = _Delay(seconds, times, after)
 
     def clear_faults(self, method: str | None = None) -> None:
         """Remove failures, rate limits and delays (for one method, or all)."""
@@ -110,7 +117,7 @@ class FaultInjection:
         with self._fault_lock:
             for key in (method, "*"):
                 delay = self._delays.get(key)
-                if not after and delay is not None and delay.remaining != 0:
+                if delay is not None and delay.after == after and delay.remaining != 0:
                     sleep = max(sleep, delay.seconds)
                     if delay.remaining is not None:
                         delay.remaining -= 1

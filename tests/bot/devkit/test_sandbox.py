@@ -201,6 +201,21 @@ def test_delay_slows_a_method(sandbox: SlackSandbox, client: WebClient) -> None:
     assert time.monotonic() - started < 0.2
 
 
+def test_a_delay_after_posts_first_and_answers_late(
+    sandbox: SlackSandbox, client: WebClient
+) -> None:
+    sandbox.delay("chat.postMessage", 0.5, times=1, after=True)
+    done = threading.Thread(target=client.chat_postMessage,
+                            kwargs={"channel": DEFAULT_CHANNEL_ID, "text": "slow"})
+    started = time.monotonic()
+    done.start()
+    sandbox.wait_for(lambda: sandbox.messages(DEFAULT_CHANNEL_ID), timeout=0.4)
+    assert time.monotonic() - started < 0.5, "posted before the answer"
+    done.join()
+    assert time.monotonic() - started >= 0.5
+    assert [m["text"] for m in sandbox.messages(DEFAULT_CHANNEL_ID)] == ["slow"]
+
+
 def test_conversations_open_is_stable_and_refuses_disabled_and_bots(
     sandbox: SlackSandbox, client: WebClient
 ) -> None:
