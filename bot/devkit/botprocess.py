@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -28,9 +29,11 @@ class BotProcess:
     """
 
     def __init__(self, env: dict[str, str], *, log_path: Path, cwd: Path,
-                 port: int | None = None, host: str = "127.0.0.1") -> None:
+                 port: int | None = None, host: str = "127.0.0.1",
+                 args: Sequence[str] = ()) -> None:
         self.host, self.port = host, port or free_port(host)
         self.env, self.log_path, self.cwd = env, log_path, cwd
+        self.args = list(args)  # more `peerpulse run` options, e.g. ["--workers", "2"]
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,7 +48,7 @@ class BotProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "run", "--http", "--host", self.host,
-             "--port", str(self.port)],
+             "--port", str(self.port), *self.args],
             env=base, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
