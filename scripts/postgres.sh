@@ -6,6 +6,10 @@
 #                                 SQLAlchemy URL as the last line of stdout
 #   scripts/postgres.sh stop      stop that cluster and delete its files
 #   scripts/postgres.sh status    exit 0 and print the URL when it is running
+#   scripts/postgres.sh restart [SECONDS]
+#                                 stop the running cluster (fast shutdown: every connection is
+#                                 cut), keep its files, stay down SECONDS (default 0), start
+#                                 it again and print the URL (for tests of a database restart)
 #
 # Idempotent: start on a running cluster leaves it running, makes sure the role and database
 # exist and prints the URL again. Everything but the URL goes to stderr, so `url=$(scripts/postgres.sh)` works.
@@ -180,6 +184,19 @@ cmd_status() {
     echo "$URL"
 }
 
+cmd_restart() {
+    local down="${1:-0}"
+    [[ "$down" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "restart takes a number of seconds, not '$down'"
+    BINDIR="$(find_bindir)"
+    { [[ -n "$BINDIR" ]] && is_running; } || die "nothing running on 127.0.0.1:$PORT to restart"
+    say "restarting PostgreSQL on 127.0.0.1:$PORT (down for ${down}s)"
+    as_owner "$BINDIR/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null
+    sleep "$down"
+    start_cluster
+    wait_ready
+    echo "$URL"
+}
+
 # One caller at a time: concurrent starts must not both run initdb.
 LOCK="/tmp/peerpulse-pg-${PORT}.lock"
 exec 9>"$LOCK"
@@ -189,5 +206,6 @@ case "${1:-start}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
-    *) die "usage: $0 [start|stop|status]" ;;
+    restart) cmd_restart "${2:-0}" ;;
+    *) die "usage: $0 [start|stop|status|restart [SECONDS]]" ;;
 esac
