@@ -20,7 +20,12 @@ from typing import Any, TypeVar
 from analytics.jsonready import json_ready
 from analytics.model import AnalysisOptions
 
+#: The warning every output file with room for it carries: metrics.json (its first key),
+#: the report, the picture, GEXF and GraphML.
+CONFIDENTIAL = "Confidential: named network data"
+
 __all__ = [
+    "CONFIDENTIAL",
     "AnalysisResult",
     "ChampionPicks",
     "CommunityFigures",
@@ -345,15 +350,18 @@ class AnalysisResult(_Block):
     role_rules: Mapping[str, str]
     recommendation: ChampionPicks
     diffusion: Diffusion
+    #: The file's own warning (older files without it read back with it).
+    confidential: str = CONFIDENTIAL
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metrics.json`` document: plain JSON data, keys and order as in the file.
 
         This is the one way writers get the result as a dict (design.md, "File formats"),
         and it is already strict JSON (no NaN, no numpy numbers): writers do not clean it.
+        The ``confidential`` warning comes first, where a person opening the file sees it.
         """
         plain: dict[str, Any] = _plain(self)
-        return plain
+        return {"confidential": plain.pop("confidential"), **plain}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AnalysisResult:

@@ -31,6 +31,7 @@ from analytics.layout import layout
 from analytics.model import Analysis
 from analytics.people_kinds import TIE_BREAK, PeopleKind, people_kinds, rank
 from analytics.results import (
+    CONFIDENTIAL,
     AnalysisResult,
     ChampionPicks,
     Diffusion,
@@ -51,7 +52,6 @@ __all__ = [
     "svg_curves",
 ]
 
-CONFIDENTIAL = "Confidential: named network data"
 _STATIC = Path(__file__).with_name("static")
 CYTOSCAPE_VERSION = "3.35.0"
 #: The interactive map shows at most this many people (the most central by PageRank).

@@ -7,7 +7,8 @@ inactive) are never looked up again, so they cannot reappear in a file. One layo
 (:func:`analytics.layout.layout`) places people in the picture, the report's map and the GEXF
 file alike; people are labelled by full name and team (:func:`analytics.labels.analysis_labels`).
 Files whose format has room for it say they are confidential (report, picture, GEXF, GraphML);
-``metrics.json`` and ``people.csv`` are fixed formats and carry no banner.
+``metrics.json`` says so in its first key, ``confidential``; ``people.csv``, one row a person,
+has no room for it.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ NOW = datetime(2024, 6, 1, tzinfo=UTC)
 FAST = AnalysisOptions(now=NOW, diffusion_runs=5, diffusion_steps=3, champions_k=2)
 
 TOP_KEYS = {
-    "generated_at", "options", "input", "network", "teams", "team_matrix", "communities",
-    "people", "roles", "role_rules", "recommendation", "diffusion",
+    "confidential", "generated_at", "options", "input", "network", "teams", "team_matrix",
+    "communities", "people", "roles", "role_rules", "recommendation", "diffusion",
 }
 NETWORK_KEYS = {
     "people", "ties", "density", "reciprocity", "clustering", "components",
