@@ -512,6 +512,16 @@ def _signed_points(value: Any) -> str:
     return f"{100.0 * value:+.1f} points"
 
 
+def _kudos_values(values: Sequence[tuple[str, int]] | None) -> list[dict[str, Any]] | None:
+    """Kudos values as bars, most given first (ties by name); None: not known."""
+    if values is None:
+        return None
+    rows = sorted(((str(v), int(n)) for v, n in values if n > 0), key=lambda r: (-r[1], r[0]))
+    top = max((n for _, n in rows), default=0)
+    return [{"value": v, "count": fmt_number(n), "width": round(160.0 * n / top, 1)}
+            for v, n in rows]
+
+
 def _trends(points: Sequence[TrendPoint]) -> dict[str, Any]:
     """One small SVG line chart per trend series, oldest snapshot first."""
     points = sorted(points, key=lambda p: p.at)
@@ -655,6 +665,7 @@ def render_report(
     diff: Mapping[str, Any] | None = None,
     positions: Mapping[str, tuple[float, float]] | None = None,
     history: Sequence[TrendPoint] = (),
+    kudos_values: Sequence[tuple[str, int]] | None = None,
 ) -> str:
     """Render the self-contained HTML report of one analysis.
 
@@ -671,6 +682,9 @@ def render_report(
         absent), so the map matches the picture and the GEXF file.
     history : sequence of TrendPoint, optional
         Earlier snapshots' trend points (same window length); this one is added.
+    kudos_values : sequence of (value, count), optional
+        Kudos values given in the window (most given first); None when not known (a
+        ``ties.csv`` has no values), which leaves the list out.
 
     Returns
     -------
@@ -735,6 +749,7 @@ def render_report(
         "diffusion": _diffusion(result.diffusion),
         "diff": _diff(diff, labels),
         "trends": _trends([*same_window, point]),
+        "kudos_values": _kudos_values(kudos_values),
         "input": result.input,
         "unknown_ids_max": UNKNOWN_IDS_MAX,
         "signed_points": _signed_points,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -619,6 +619,7 @@ def write_outputs(
     progress: Callable[[str], None] | None = None,
     diff: Mapping[str, Any] | None = None,
     graphml: bool | None = None,
+    kudos_values: Sequence[tuple[str, int]] | None = None,
 ) -> dict[str, Path]:
     """Write the output files of one analysis into ``out_dir`` (created if needed).
 
@@ -643,6 +644,9 @@ def write_outputs(
     graphml : bool, optional
         Write ``network.graphml``: None (default) writes it up to :data:`GRAPHML_MAX_TIES`
         ties and leaves it out above (saying so through ``progress``); True or False force.
+    kudos_values : sequence of (value, count), optional
+        The kudos values given in the window, most given first, for the report (the bot
+        passes them: ``ties.csv`` carries no values).
 
     Returns
     -------
@@ -702,7 +706,8 @@ def write_outputs(
         history = _snapshot_history(folder, analysis)
         path = written["report.html"] = folder / "report.html"
         html = render_report(analysis, png_path=written["network.png"], diff=diff,
-                             positions=positions, history=history)
+                             positions=positions, history=history,
+                             kudos_values=kudos_values)
         path.write_text(html, encoding="utf-8")
     except OSError as exc:
         where = exc.filename or folder

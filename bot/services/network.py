@@ -153,7 +153,8 @@ def take_snapshot(u: Unit, requester: str, days: int | None = None) -> Snapshot:
     stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
     data = Path(u.settings.data_dir).resolve()
     folder = private_dir(data / "snapshots" / f"{stamp}-{window}d", within=data)
-    files = write_outputs(analysis, folder)
+    values = kudos_figures(u, window).values
+    files = write_outputs(analysis, folder, kudos_values=values)
     private_files(p for p in folder.rglob("*") if p.is_file())  # trend.json too
     summary = headline(analysis.result)
     audit(u.session, u.workspace, requester, "snapshot",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +23,9 @@ TEAMS = {"U1": "Red", "U2": "Red", "U3": "Blue", "U4": "Blue", "U5": None, "UOUT
 
 
 @pytest.fixture
-def services(database_url: str) -> Iterator[Services]:
-    wired = build_services(load_settings(None, DATABASE_URL=database_url))
+def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
+    wired = build_services(load_settings(None, DATABASE_URL=database_url,
+                                         PEERPULSE_OWNERS="U1", PEERPULSE_DATA_DIR=str(tmp_path)))
     with db.transaction(wired.sessions) as s:
         ws = ensure_workspace(s, "T1", "Acme")
         for uid, team in TEAMS.items():
@@ -58,3 +60,14 @@ def test_the_owners_dashboard_shows_them(services: Services) -> None:
     text = render("home_dashboard.j2", d=dash)
     assert "*Kudos* (last 30 days): 5 given, 50% across teams" in text
     assert "#care 2, #teamwork 2" in text
+
+
+def test_the_snapshot_report_lists_the_values_given_in_its_window(services: Services) -> None:
+    snap = services.call(network.take_snapshot, "U1", 30)
+    html = snap.files["report.html"].read_text(encoding="utf-8")
+    section = html[html.index('id="kudos-values"'):]
+    section = section[:section.index("</section>")]
+    # most given first, ties by name; the opted-out person's and the older kudos left out
+    assert section.index(">care<") < section.index(">teamwork<")
+    assert section.count('class="bar"') == 2
+    assert "opted out" in section
