@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -19,6 +19,36 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (gunicorn's workers), from /proc (Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _state(pid: int) -> str | None:
+    """The process state letter from /proc (``R``, ``S``, ``T`` stopped, ``Z`` zombie), or
+    None when there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.01)
 
 
 class BotProcess:
@@ -89,6 +119,26 @@ class BotProcess:
         code = self.proc.returncode
         self.proc = None
         return code
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL the bot, its gunicorn master and every worker, with no clean shutdown
+        anywhere (as when a machine is lost). The master is frozen first, so it cannot
+        start a new worker in place of a killed one; returns once all of them are gone."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            master = self.proc.pid
+            os.kill(master, signal.SIGSTOP)
+            _wait(lambda: _state(master) in ("T", "Z", None), timeout, "the master stopped")
+            workers = child_pids(master)
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            self.proc.kill()
+            self.proc.wait()
+            # A zombie waiting for its new parent to reap it is gone as far as work goes.
+            _wait(lambda: all(_state(pid) in ("Z", None) for pid in workers), timeout,
+                  f"workers {workers} gone after SIGKILL")
+        self.proc = None
 
     def __enter__(self) -> BotProcess:
         return self.start()

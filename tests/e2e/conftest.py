@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +45,10 @@ def sandbox(org: Organisation) -> Iterator[SlackSandbox]:
 
 
 def launch(sandbox: SlackSandbox, org: Organisation, workdir: Path,
-           database_url: str | None = None, **env: str) -> Stack:
-    """Start the real bot against ``sandbox`` and wait until its roster has synced."""
+           database_url: str | None = None, *, name: str = "bot", args: Sequence[str] = (),
+           **env: str) -> Stack:
+    """Start the real bot against ``sandbox`` (``args``: more `peerpulse run` options, e.g.
+    ``["--workers", "2"]``; ``name``: its log file's) and wait until it answers /healthz."""
     url = database_url or f"sqlite:///{workdir / 'bot.db'}"
     bot = BotProcess({
         "SLACK_BOT_TOKEN": sandbox.token,
@@ -55,7 +57,7 @@ def launch(sandbox: SlackSandbox, org: Organisation, workdir: Path,
         "DATABASE_URL": url,
         "PEERPULSE_OWNERS": OWNER,
         **env,
-    }, log_path=workdir / "bot.log", cwd=workdir)
+    }, log_path=workdir / f"{name}.log", cwd=workdir, args=args)
     bot.start()
     slack = SignedClient(bot.url, SIGNING_SECRET, sandbox.team_id, response_urls=sandbox)
     return Stack(sandbox, bot, slack, org, db.make_engine(url))
