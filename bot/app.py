@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App, BoltRequest, BoltResponse, Respond
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import (
@@ -21,9 +21,9 @@ import handlers
 from bot import db
 from bot.config import ConfigError, Settings
 from bot.server import signed_by_slack
-from bot.services import Services, events, system_clock
+from bot.services import Services, events, roster, system_clock
 from bot.services.delivery import Delivery
-from bot.services.workspace import ensure_workspace
+from bot.services.workspace import ensure_tenant
 from handlers.errors import tell_user
 
 log = logging.getLogger(__name__)
@@ -33,8 +33,9 @@ TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "account_inactive", "to
                            "token_expired", "not_allowed_token_type", "ekm_access_denied"})
 
 
-def make_web_client(settings: Settings) -> WebClient:
-    """A WebClient on ``SLACK_API_URL`` that retries 429 (Retry-After), 5xx and lost connections."""
+def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A WebClient on ``SLACK_API_URL`` that retries 429 (Retry-After), 5xx and lost
+    connections, with ``token`` (default: SLACK_BOT_TOKEN)."""
     retries = settings.slack_max_retries
     handlers_: list[RetryHandler] = [
         RateLimitErrorRetryHandler(max_retry_count=retries),
@@ -42,7 +43,7 @@ def make_web_client(settings: Settings) -> WebClient:
         ConnectionErrorRetryHandler(max_retry_count=retries),
     ]
     return WebClient(
-        token=settings.slack_bot_token,
+        token=token or settings.slack_bot_token,
         base_url=settings.slack_api_url,
         retry_handlers=handlers_,
         timeout=30,
@@ -58,12 +59,20 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         db.upgrade(settings.database_url)
     engine = db.make_engine(settings.database_url)
     sessions = db.make_session_factory(engine)
+    installs = None
+    if settings.oauth:  # each tenant installs through /slack/install, with its own token
+        from bot.install import Installs
+
+        installs = Installs(settings, engine, sessions,
+                            lambda token: make_web_client(settings, token))
     return Services(
         settings=settings,
         sessions=sessions,
         client=make_web_client(settings),
         clock=system_clock,
-        delivery=Delivery(sessions, settings, system_clock),
+        delivery=Delivery(sessions, settings, system_clock,
+                          clients=installs.sender_client if installs else None),
+        installs=installs,
     )
 
 
@@ -76,7 +85,11 @@ class _OnlyOurReason(logging.Filter):
 
 
 def identify_workspace(services: Services) -> None:
-    """Ask Slack who we are (`auth.test`) and record the workspace."""
+    """Ask Slack who we are (`auth.test`) and record the workspace (one bot token; with
+    installs through OAuth each tenant is recorded when it installs)."""
+    if services.installs is not None:
+        log.info("serving the workspaces and organisations installed through OAuth")
+        return
     quiet = _OnlyOurReason()
     slack_log = logging.getLogger("slack_sdk.web.base_client")
     slack_log.addFilter(quiet)
@@ -97,7 +110,8 @@ def identify_workspace(services: Services) -> None:
         slack_log.removeFilter(quiet)
     team_id = str(auth.get("team_id") or "")
     with db.transaction(services.sessions) as session:
-        ws = ensure_workspace(session, team_id, str(auth.get("team") or ""))
+        # A start with a working token reactivates a workspace that had uninstalled.
+        ws = ensure_tenant(session, team_id, str(auth.get("team") or ""), reactivate=True)
         services.team_id, services.workspace_id = team_id, ws.id
     log.info("serving workspace %s (%s)", auth.get("team"), team_id)
 
@@ -105,6 +119,7 @@ def identify_workspace(services: Services) -> None:
 def create_app(settings: Settings, services: Services | None = None) -> App:
     """Build the Bolt app: request verification, event de-duplication, listeners, error handler."""
     services = services or build_services(settings)
+    installs = services.installs
     app = App(
         name="peerpulse",
         client=services.client,
@@ -115,13 +130,36 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
         token_verification_enabled=False,
         process_before_response=False,
         logger=logging.getLogger("peerpulse.bolt"),
+        # Installs through OAuth: Bolt serves /slack/install and /slack/oauth_redirect and
+        # finds each request's bot token in the installation store.
+        oauth_settings=installs.oauth_settings() if installs else None,
+        authorize=installs.authorize(services.client) if installs else None,  # type: ignore[arg-type]
     )
+    if installs is not None:
+        from bot.install import Tenant
+
+        installs.store.on_installed = lambda workspace_id: _sync_new_tenant(services,
+                                                                          workspace_id)
 
     @app.middleware
-    def drop_duplicate_events(body: dict[str, Any], next: Any) -> BoltResponse | None:
+    def bind_tenant(context: BoltContext, next: Any) -> BoltResponse | None:
+        # Each request is served for its own tenant: the workspace, or the organisation of
+        # an org-wide install. Listeners bind their services from this (handlers.tenant).
+        if installs is None:
+            context["peerpulse_tenant"] = (services.workspace_id, services.team_id)
+        elif context.team_id or context.enterprise_id:
+            tenant = Tenant.of(context.enterprise_id, context.team_id,
+                               context.is_enterprise_install)
+            context["peerpulse_tenant"] = (installs.tenant_id(tenant), tenant.key)
+        return next()  # type: ignore[no-any-return]
+
+    @app.middleware
+    def drop_duplicate_events(body: dict[str, Any], context: BoltContext, next: Any
+                              ) -> BoltResponse | None:
         # Slack redelivers events (and sometimes duplicates them): handle each event_id once.
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not services.call(events.record_delivery, str(event_id)):
+        if event_id and not handlers.tenant.bound(services, context).call(
+                events.record_delivery, str(event_id)):
             log.info("duplicate event %s ignored", event_id)
             return BoltResponse(status=200, body="")
         return next()  # type: ignore[no-any-return]
@@ -137,15 +175,34 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any], request: BoltRequest,
-                 respond: Respond | None) -> BoltResponse | None:
+                 respond: Respond | None, client: WebClient | None) -> BoltResponse | None:
         # Failures outside listeners (listeners are wrapped by handlers.errors.guarded).
         # Never act on a body Slack did not sign: it could name any response_url or user.
         if not verified(request):
             log.warning("refused a request not signed by Slack (%s)", type(error).__name__)
             return BoltResponse(status=401, body={"error": "invalid request"})
-        tell_user(error, body, respond, services.client)
+        tell_user(error, body, respond, client or services.client)
         return None
 
     handlers.register(app, services)
     handlers.events.register_fallback(app)  # last: only events no listener took
     return app
+
+
+def _sync_new_tenant(services: Services, workspace_id: int) -> None:
+    """A tenant just installed: learn its people now (in the background), not at the next
+    daily roster sync."""
+    import threading
+
+    def sync() -> None:
+        tenant = next((t for t in services.tenants() if t.workspace_id == workspace_id), None)
+        if tenant is None:
+            return
+        try:
+            result = tenant.call(roster.sync)
+            log.info("roster of %s synced: %s", tenant.team_id, result.summary())
+        except Exception:
+            log.exception("roster sync of the new tenant %s failed; the daily sync retries",
+                          tenant.team_id)
+
+    threading.Thread(target=sync, name="peerpulse-install-sync", daemon=True).start()

@@ -82,8 +82,11 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    settings.require("SLACK_BOT_TOKEN")
+    settings.require_slack_access()  # one SLACK_BOT_TOKEN, or installs through OAuth
     _setup_logging(settings, args.verbose)
+    if settings.oauth and settings.socket_mode and not args.http:
+        raise ConfigError("installs through OAuth (SLACK_CLIENT_ID) need HTTP mode for "
+                          "/slack/install: run with --http, or unset SLACK_APP_TOKEN")
     if settings.socket_mode and not args.http:
         from bot.server import serve_socket_mode
 

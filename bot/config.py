@@ -28,6 +28,14 @@ HOW_TO_GET = {
         "copy the Signing Secret from your app's Basic Information page into .env as "
         "SLACK_SIGNING_SECRET=... (or set SLACK_APP_TOKEN to use Socket Mode instead)"
     ),
+    "SLACK_CLIENT_SECRET": (
+        "copy the Client Secret from your app's Basic Information page into .env as "
+        "SLACK_CLIENT_SECRET=... (with SLACK_CLIENT_ID, for installs through /slack/install)"
+    ),
+    "SLACK_CLIENT_ID": (
+        "copy the Client ID from your app's Basic Information page into .env as "
+        "SLACK_CLIENT_ID=... (with SLACK_CLIENT_SECRET, for installs through /slack/install)"
+    ),
     "SLACK_APP_TOKEN": (
         "create an app-level token with the connections:write scope on your app's Basic "
         "Information page and put it in .env as SLACK_APP_TOKEN=xapp-..."
@@ -214,6 +222,11 @@ class Settings(BaseSettings):
     slack_bot_token: str | None = Field(default=None, alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    # Installs through Slack's OAuth flow (several workspaces, Enterprise Grid org-wide):
+    # an alternative to one SLACK_BOT_TOKEN.
+    slack_client_id: str | None = Field(default=None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: str | None = Field(default=None, alias="SLACK_CLIENT_SECRET")
+    slack_redirect_uri: str | None = Field(default=None, alias="SLACK_REDIRECT_URI")
     slack_api_url: str = Field(default=SLACK_DEFAULT_API_URL, alias="SLACK_API_URL")
     database_url: str = Field(default="sqlite:///peerpulse.db", alias="DATABASE_URL")
     owners: Annotated[tuple[str, ...], NoDecode] = Field(default=(), alias="PEERPULSE_OWNERS")
@@ -303,7 +316,9 @@ class Settings(BaseSettings):
         value = value.strip()
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token",
+                     "slack_client_id", "slack_client_secret", "slack_redirect_uri",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -356,6 +371,31 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def oauth(self) -> bool:
+        """Installed through Slack's OAuth flow (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET),
+        each workspace or organisation with its own token, instead of one SLACK_BOT_TOKEN."""
+        return self.slack_client_id is not None or self.slack_client_secret is not None
+
+    @property
+    def slack_authorize_url(self) -> str:
+        """Slack's authorize page beside the Web API (``https://slack.com/oauth/v2/authorize``
+        for Slack's own ``https://slack.com/api/``)."""
+        from urllib.parse import urljoin
+
+        return urljoin(self.slack_api_url, "../oauth/v2/authorize")
+
+    def require_slack_access(self) -> None:
+        """Raise `ConfigError` unless the bot can reach Slack one way: one SLACK_BOT_TOKEN,
+        or installs through OAuth (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, HTTP mode)."""
+        if not self.oauth:
+            self.require("SLACK_BOT_TOKEN")
+            return
+        self.require("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+        if self.slack_bot_token is not None:
+            raise ConfigError("SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: use one bot "
+                              "token, or installs through /slack/install (OAuth), not both")
 
 
 def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> Settings:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -25,6 +25,27 @@ log = logging.getLogger(__name__)
 POLL_JOB_PREFIX = "poll-"
 PERSISTENT = "persistent"
 _ACTIVE: dict[str, Services] = {}
+R = TypeVar("R")
+
+
+def for_each_tenant(run: Callable[[Services], R], *, inactive: bool = False
+                    ) -> Callable[[Services], R | None]:
+    """``run`` once per active tenant (``inactive``: uninstalled ones too), each with its own
+    services and Slack client; one tenant's failure is logged and the others still run.
+    With one bot token: ``run`` for the one workspace, as before, its result returned
+    (nothing while that workspace has uninstalled the app)."""
+    def every(services: Services) -> R | None:
+        if services.installs is None:
+            return run(services) if services.tenants(inactive=inactive) else None
+        for tenant in services.tenants(inactive=inactive):
+            try:
+                run(tenant)
+            except Exception:
+                log.exception("%s failed for %s", getattr(run, "__name__", "job"),
+                              tenant.team_id)
+        return None
+    every.__name__ = getattr(run, "__name__", "job")
+    return every
 
 
 def sync_roster(services: Services) -> None:
@@ -86,47 +107,78 @@ def champions_tick(services: Services) -> None:
         log.info("champion nudges: %d queued, %d skipped", len(sent), len(plans) - len(sent))
 
 
-def scheduled_poll_round(question: str) -> None:
-    """The persistent cron job of one poll question (saved by reference)."""
+def scheduled_poll_round(question: str, workspace_id: int | None = None) -> None:
+    """The persistent cron job of one poll question (saved by reference); with installs
+    through OAuth, of one tenant (``workspace_id``)."""
     services = _ACTIVE.get("services")
     if services is None:
         log.warning("poll job for %s fired with no running bot; skipped", question)
         return
+    if workspace_id is not None:
+        services = next((t for t in services.tenants() if t.workspace_id == workspace_id),
+                        None)
+        if services is None:
+            log.info("poll job for %s skipped: tenant %s is not installed", question,
+                     workspace_id)
+            return
     poll_round(services, question)
 
 
+def _poll_job_prefix(services: Services) -> str:
+    """One bot token: ``poll-<question>``; installs through OAuth: per tenant."""
+    return POLL_JOB_PREFIX if services.installs is None else (
+        f"{POLL_JOB_PREFIX}{services.workspace_id}-")
+
+
 def sync_poll_jobs(scheduler: BaseScheduler, services: Services) -> None:
-    """Make the persistent cron jobs match the enabled questions and their cadence.
+    """Make the persistent cron jobs match each active tenant's enabled questions and
+    their cadence; an uninstalled tenant's jobs are removed.
 
     A job whose trigger is unchanged is left alone, so a run missed while the bot was
     down still fires on start-up (within the misfire grace time).
     """
+    kept: set[str] = set()
+    for tenant in services.tenants():
+        kept |= _sync_tenant_poll_jobs(scheduler, tenant)
+    if services.installs is not None:
+        for job in scheduler.get_jobs(jobstore=PERSISTENT):
+            if job.id.startswith(POLL_JOB_PREFIX) and job.id not in kept:
+                scheduler.remove_job(job.id, jobstore=PERSISTENT)
+                log.info("poll job %s removed (tenant uninstalled)", job.id)
+
+
+def _sync_tenant_poll_jobs(scheduler: BaseScheduler, services: Services) -> set[str]:
+    prefix = _poll_job_prefix(services)
+    existing = {j.id: j for j in scheduler.get_jobs(jobstore=PERSISTENT)
+                if j.id.startswith(prefix)}
     prog = services.call(programme.current)
     try:
         wanted = polls.enabled_schedule(prog)
     except ValueError as exc:
         log.error("poll schedule not applied: %s", exc)
-        return
+        return set(existing)
     timezone = services.settings.timezone
-    existing = {j.id: j for j in scheduler.get_jobs(jobstore=PERSISTENT)
-                if j.id.startswith(POLL_JOB_PREFIX)}
     target = f"{__name__}:scheduled_poll_round"
+    args: list[Any] = [] if services.installs is None else [services.workspace_id]
+    kept = set()
     for question, cadence in wanted.items():
         trigger = CronTrigger(day_of_week=cadence.day_of_week, hour=cadence.hour,
                               minute=cadence.minute, timezone=timezone)
-        job_id = POLL_JOB_PREFIX + question
+        job_id = prefix + question
+        kept.add(job_id)
         job = existing.pop(job_id, None)
         if job is not None and str(job.trigger) == str(trigger) and job.func_ref == target:
             continue
         scheduler.add_job(
-            target, trigger, args=[question], id=job_id, jobstore=PERSISTENT,
+            target, trigger, args=[question, *args], id=job_id, jobstore=PERSISTENT,
             replace_existing=True, coalesce=True, misfire_grace_time=6 * 3600,
             name=f"poll round: {question}")
-        log.info("poll %s scheduled: %s %02d:%02d %s", question, cadence.day_of_week,
+        log.info("poll %s scheduled: %s %02d:%02d %s", job_id, cadence.day_of_week,
                  cadence.hour, cadence.minute, timezone)
     for job_id in existing:
         scheduler.remove_job(job_id, jobstore=PERSISTENT)
         log.info("poll job %s removed (question disabled)", job_id)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -144,20 +196,25 @@ class Job:
 def schedule(scheduler: BaseScheduler, services: Services) -> list[Job]:
     """The in-memory jobs, as a table (the poll rounds are synced by `sync_poll_jobs`)."""
     settings = services.settings
+    each = for_each_tenant  # every job runs once per active tenant, with its own client
     return [
-        Job("roster-sync-startup", sync_roster, "date", {}, {"misfire_grace_time": None}),
-        Job("roster-sync-daily", sync_roster, "cron", {"hour": settings.roster_sync_hour},
-            {"coalesce": True, "misfire_grace_time": 3600}),
-        Job("housekeeping", housekeeping, "cron", {"hour": 4, "minute": 30},
+        Job("roster-sync-startup", each(sync_roster), "date", {},
+            {"misfire_grace_time": None}),
+        Job("roster-sync-daily", each(sync_roster), "cron",
+            {"hour": settings.roster_sync_hour}, {"coalesce": True, "misfire_grace_time": 3600}),
+        Job("housekeeping", each(housekeeping), "cron", {"hour": 4, "minute": 30},
             {"coalesce": True}),
-        Job("retention-purge", retention_purge, "cron", {"hour": 4, "minute": 45},
-            {"coalesce": True, "max_instances": 1}),
-        Job("poll-maintenance", poll_maintenance, "interval",
+        # Uninstalled tenants' data is kept under the same retention rules, so the purge
+        # runs for them too (it calls no Slack method).
+        Job("retention-purge", each(retention_purge, inactive=True), "cron",
+            {"hour": 4, "minute": 45}, {"coalesce": True, "max_instances": 1}),
+        Job("poll-maintenance", each(poll_maintenance), "interval",
             {"minutes": settings.poll_check_minutes}, {"coalesce": True, "max_instances": 1}),
         Job("poll-schedule-sync", lambda s: sync_poll_jobs(scheduler, s), "interval",
             {"minutes": 5}, {"coalesce": True, "max_instances": 1}),
-        Job("champions-startup", champions_tick, "date", {}, {"misfire_grace_time": None}),
-        Job("champions", champions_tick, "interval", {"minutes": 15},
+        Job("champions-startup", each(champions_tick), "date", {},
+            {"misfire_grace_time": None}),
+        Job("champions", each(champions_tick), "interval", {"minutes": 15},
             {"coalesce": True, "max_instances": 1}),
     ]
 

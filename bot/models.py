@@ -63,7 +63,9 @@ class Base(DeclarativeBase):
 
 
 class Workspace(Base):
-    """One Slack workspace (team) the bot is installed in."""
+    """One tenant: a Slack workspace (team) the bot is installed in, or, for an Enterprise
+    Grid org-wide install, the whole organisation (``slack_team_id`` is then the enterprise
+    id and its workspaces form one network). Every row of every other table belongs to one."""
 
     __tablename__ = "workspaces"
 
@@ -72,6 +74,12 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     roster_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False once the app is uninstalled or its token revoked: nothing is scheduled or sent
+    # for it; its data stays under the usual retention rules until a reinstall.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     people: Mapped[list[Person]] = relationship(back_populates="workspace")
 

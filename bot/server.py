@@ -150,7 +150,9 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | int:
 
 def make_wsgi(app: App, health: Callable[[], bool] = lambda: True, *, signing_secret: str,
               max_body_bytes: int = MAX_BODY_BYTES) -> WSGIApp:
-    """``GET /healthz`` and ``POST /slack/events`` (see the module docstring); 404 elsewhere."""
+    """``GET /healthz`` and ``POST /slack/events`` (see the module docstring), and with
+    installs through OAuth ``GET /slack/install`` and ``GET /slack/oauth_redirect``; 404
+    elsewhere."""
 
     def events(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         raw = _read_body(environ, max_body_bytes)
@@ -180,6 +182,18 @@ def make_wsgi(app: App, health: Callable[[], bool] = lambda: True, *, signing_se
         response = app.dispatch(request)
         return _answer(start_response, response.status, response.body, response.headers)
 
+    flow = app.oauth_flow  # installs through OAuth: Bolt's install and redirect pages
+
+    def oauth(environ: dict[str, Any], start_response: Callable[..., Any], install: bool
+              ) -> Iterable[bytes]:
+        assert flow is not None
+        headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items()
+                   if k.startswith("HTTP_")}
+        request = BoltRequest(body="", query=environ.get("QUERY_STRING", ""), headers=headers)
+        response = (flow.handle_installation(request) if install
+                    else flow.handle_callback(request))
+        return _answer(start_response, response.status, response.body, response.headers)
+
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == "/healthz" and method in ("GET", "HEAD"):
@@ -187,6 +201,9 @@ def make_wsgi(app: App, health: Callable[[], bool] = lambda: True, *, signing_se
             return _answer(start_response, 200 if ok else 503, {"ok": ok})
         if path == EVENTS_PATH and method == "POST":
             return events(environ, start_response)
+        if flow is not None and method == "GET" and path in (flow.install_path,
+                                                             flow.redirect_uri_path):
+            return oauth(environ, start_response, install=path == flow.install_path)
         return _answer(start_response, 404, "Not Found")
 
     return wsgi

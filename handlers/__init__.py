@@ -5,7 +5,9 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import actions, commands, events, home, shortcuts, views
+from handlers import actions, commands, events, home, shortcuts, tenant, views
+
+__all__ = ["register", "tenant"]
 
 
 def register(app: App, services: Services) -> None:

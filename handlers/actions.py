@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import ui
 from bot.services import Services, champions, polls
 from handlers.errors import guarded
+from handlers.tenant import bound
 
 
 def _request_id(action: dict[str, Any]) -> int:
@@ -36,36 +37,39 @@ def register(app: App, services: Services) -> None:
 
     @app.action(ui.POLL_PICK)
     @guard
-    def pick(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def pick(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+             context: BoltContext) -> None:
         ack()
-        result = services.call(polls.submit_answer, _request_id(action), body["user"]["id"],
-                               named=action.get("selected_users") or [])
+        result = bound(services, context).call(
+            polls.submit_answer, _request_id(action), body["user"]["id"],
+            named=action.get("selected_users") or [])
         _replace_message(client, body, result)
 
     @app.action(ui.POLL_NOBODY)
     @guard
-    def nobody(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-               ) -> None:
+    def nobody(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+               context: BoltContext) -> None:
         ack()
-        result = services.call(polls.submit_answer, _request_id(action), body["user"]["id"],
-                               nobody=True)
+        result = bound(services, context).call(
+            polls.submit_answer, _request_id(action), body["user"]["id"], nobody=True)
         _replace_message(client, body, result)
 
     @app.action(ui.POLL_PAUSE)
     @guard
-    def pause(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-              ) -> None:
+    def pause(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+              context: BoltContext) -> None:
         ack()
-        result = services.call(polls.submit_pause, _request_id(action), body["user"]["id"])
+        result = bound(services, context).call(
+            polls.submit_pause, _request_id(action), body["user"]["id"])
         _replace_message(client, body, result)
 
     @app.action(ui.POLL_RESUME)
     @guard
-    def resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-               ) -> None:
+    def resume(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+               context: BoltContext) -> None:
         ack()
-        result = services.call(polls.submit_pause, _request_id(action), body["user"]["id"],
-                               paused=False)
+        result = bound(services, context).call(
+            polls.submit_pause, _request_id(action), body["user"]["id"], paused=False)
         _replace_message(client, body, result)
 
 
@@ -76,12 +80,13 @@ def register_suggestions(app: App, services: Services) -> None:
     recorded (the next nudges use it) and the buttons give way to what was recorded."""
     guard = guarded(services.client)
 
-    def answer(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-               ) -> None:
+    def answer(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient,
+               context: BoltContext) -> None:
         ack()
         suggestion = champions.suggestion_id_from(action.get("block_id"), action.get("value"))
-        said = services.call(champions.answer_suggestion, suggestion, body["user"]["id"],
-                             ui.SUGGESTION_ACTIONS[action["action_id"]])
+        said = bound(services, context).call(
+            champions.answer_suggestion, suggestion, body["user"]["id"],
+            ui.SUGGESTION_ACTIONS[action["action_id"]])
         container = body.get("container") or {}
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         message = body.get("message") or {}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.errors import NotAProgrammeOwner
@@ -25,6 +25,7 @@ from bot.services import network as network_service
 from bot.services import settings as programme
 from bot.ui import FORGET_CONFIRM, forget_confirm_blocks, kudos_confirmation, settings_modal
 from handlers.errors import guarded
+from handlers.tenant import bound
 
 
 def register(app: App, services: Services) -> None:
@@ -37,36 +38,38 @@ def register(app: App, services: Services) -> None:
 def register_kudos(app: App, services: Services) -> None:
     guard = guarded(services.client)
 
-    def kudos_help(respond: Respond) -> None:
-        prefs = services.call(programme.current)
+    def kudos_help(svc: Services, respond: Respond) -> None:
+        prefs = svc.call(programme.current)
         respond(response_type="ephemeral", text=render(
             "kudos_help.j2", values=prefs.kudos_values, reason_max=prefs.kudos_reason_max,
             daily_cap=prefs.kudos_daily_cap, max_recipients=kudos_service.MAX_RECIPIENTS))
 
     @app.command("/kudos")
     @guard
-    def kudos(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def kudos(ack: Ack, command: dict[str, Any], respond: Respond, context: BoltContext
+              ) -> None:
+        svc = bound(services, context)
         text = str(command.get("text") or "")
         if text.strip().lower() in ("", "help", "?"):
             ack()
-            kudos_help(respond)
+            kudos_help(svc, respond)
             return
         giver = command["user_id"]
         key = str(command.get("trigger_id") or command.get("response_url"))
         # Recorded before the acknowledgement: Slack never retries a slash command, so a
         # crash after it must not lose the kudos (the next start finishes it).
-        services.call(kudos_service.receive_command, giver=giver, text=text, request_key=key)
+        svc.call(kudos_service.receive_command, giver=giver, text=text, request_key=key)
         ack()
-        answer = kudos_service.carry_out(services, giver=giver, text=text, request_key=key,
+        answer = kudos_service.carry_out(svc, giver=giver, text=text, request_key=key,
                                          abandon_on_error=True)
         if answer.given is not None:
             respond(response_type="ephemeral", text=kudos_confirmation(
-                answer.given, services.deliver_now(answer.given.keys)))
+                answer.given, svc.deliver_now(answer.given.keys)))
         elif answer.refused is not None:
             respond(response_type="ephemeral", text=answer.refused)
         else:
-            kudos_help(respond)
-        services.call(kudos_service.forget_request, key)
+            kudos_help(svc, respond)
+        svc.call(kudos_service.forget_request, key)
 
 
 # /network ------------------------------------------------------------------------------
@@ -207,19 +210,20 @@ def _split(command: dict[str, Any]) -> tuple[str, list[str]]:
 def register_network(app: App, services: Services) -> None:
     guard = guarded(services.client)
 
-    def request(command: dict[str, Any], client: WebClient) -> tuple[Subcommand | None,
-                                                                     Request]:
+    def request(command: dict[str, Any], client: WebClient, context: BoltContext
+                ) -> tuple[Subcommand | None, Request]:
         name, args = _split(command)
-        return NETWORK.get(name), Request(services, command["user_id"], args, command, client)
+        return NETWORK.get(name), Request(bound(services, context), command["user_id"], args,
+                                          command, client)
 
     def reply(respond: Respond, answer: Reply | None) -> None:
         if answer is not None:
             respond(response_type="ephemeral", text=answer.text, blocks=answer.blocks)
 
     @guard
-    def network_ack(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
-                    ) -> None:
-        sub, req = request(command, client)
+    def network_ack(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient,
+                    context: BoltContext) -> None:
+        sub, req = request(command, client, context)
         if sub is None:
             ack()
             respond(response_type="ephemeral",
@@ -241,9 +245,10 @@ def register_network(app: App, services: Services) -> None:
         reply(respond, sub.run(req))
 
     @guard
-    def network_work(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def network_work(command: dict[str, Any], respond: Respond, client: WebClient,
+                     context: BoltContext) -> None:
         # Runs after the acknowledgement (a Bolt lazy listener): may take a while.
-        sub, req = request(command, client)
+        sub, req = request(command, client, context)
         if sub is None or not sub.working:
             return
         if sub.owner_only and not services.is_owner(req.user):
@@ -254,8 +259,9 @@ def register_network(app: App, services: Services) -> None:
 
     @app.action(FORGET_CONFIRM)
     @guard
-    def forget_confirmed(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+    def forget_confirmed(ack: Ack, body: dict[str, Any], respond: Respond,
+                         context: BoltContext) -> None:
         ack()
-        n = services.call(network_service.forget_me, body["user"]["id"])
+        n = bound(services, context).call(network_service.forget_me, body["user"]["id"])
         respond(response_type="ephemeral", replace_original=True,
                 text=render("network_simple.j2", what="forgotten", n=n))

@@ -57,13 +57,13 @@ def tell_user(error: BaseException, body: dict[str, Any], respond: Any, client: 
 def guarded(client: WebClient) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a listener so that no exception escapes it (see the module docstring).
 
-    The wrapper asks Bolt for what the listener asks for, plus ``ack``, ``body`` and
-    ``respond`` so it can acknowledge and answer when the listener fails.
+    The wrapper asks Bolt for what the listener asks for, plus ``ack``, ``body``,
+    ``respond`` and ``client`` so it can acknowledge and answer when the listener fails.
     """
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         own = list(inspect.signature(func).parameters)
-        wanted = own + [n for n in ("ack", "body", "respond") if n not in own]
+        wanted = own + [n for n in ("ack", "body", "respond", "client") if n not in own]
 
         @functools.wraps(func)
         def wrapper(**kwargs: Any) -> Any:
@@ -73,7 +73,9 @@ def guarded(client: WebClient) -> Callable[[Callable[..., Any]], Callable[..., A
                 ack = kwargs.get("ack")
                 if ack is not None and getattr(ack, "response", None) is None:
                     ack()
-                tell_user(error, kwargs.get("body") or {}, kwargs.get("respond"), client)
+                # The request's own client (its tenant's token), else the process's.
+                tell_user(error, kwargs.get("body") or {}, kwargs.get("respond"),
+                          kwargs.get("client") or client)
                 return None
 
         del wrapper.__wrapped__  # Bolt must see the signature below, not func's

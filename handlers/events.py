@@ -6,10 +6,11 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot.services import Services, kudos, roster
 from handlers.errors import guarded
+from handlers.tenant import bound
 
 log = logging.getLogger(__name__)
 
@@ -18,26 +19,41 @@ def register(app: App, services: Services) -> None:
     guard = guarded(services.client)
 
     @guard
-    def on_member_change(ack: Ack, event: dict[str, Any]) -> None:
+    def on_member_change(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
         ack()
         user = event.get("user")
-        if isinstance(user, dict) and services.workspace_id:
-            services.call(roster.member_changed, user)
+        if isinstance(user, dict) and context.get("peerpulse_tenant"):
+            bound(services, context).call(roster.member_changed, user)
 
     app.event("user_change")(on_member_change)
     app.event("team_join")(on_member_change)
 
     @app.event("reaction_added")
     @guard
-    def reaction_added(ack: Ack, event: dict[str, Any]) -> None:
+    def reaction_added(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
         ack()
-        services.call(kudos.on_reaction, event, removed=False)
+        bound(services, context).call(kudos.on_reaction, event, removed=False)
 
     @app.event("reaction_removed")
     @guard
-    def reaction_removed(ack: Ack, event: dict[str, Any]) -> None:
+    def reaction_removed(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
         ack()
-        services.call(kudos.on_reaction, event, removed=True)
+        bound(services, context).call(kudos.on_reaction, event, removed=True)
+
+    @app.event("app_uninstalled")
+    @guard
+    def app_uninstalled(ack: Ack, context: BoltContext) -> None:
+        ack()
+        if bound(services, context).uninstall():
+            log.info("app uninstalled from %s", context.get("peerpulse_tenant"))
+
+    @app.event("tokens_revoked")
+    @guard
+    def tokens_revoked(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
+        ack()
+        # The bot's token revoked is an uninstall; PeerPulse holds no user tokens.
+        if (event.get("tokens") or {}).get("bot") and bound(services, context).uninstall():
+            log.info("bot token revoked in %s", context.get("peerpulse_tenant"))
 
 
 def register_fallback(app: App) -> None:

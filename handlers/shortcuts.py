@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.services import Services
 from bot.services import settings as programme
 from bot.ui import kudos_modal
 from handlers.errors import guarded
+from handlers.tenant import bound
 
 
 def register(app: App, services: Services) -> None:
@@ -18,16 +19,18 @@ def register(app: App, services: Services) -> None:
 
     @app.shortcut("give_kudos")
     @guard
-    def give_kudos(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+    def give_kudos(ack: Ack, shortcut: dict[str, Any], client: WebClient,
+                   context: BoltContext) -> None:
         ack()
-        prefs = services.call(programme.current)
+        prefs = bound(services, context).call(programme.current)
         client.views_open(trigger_id=shortcut["trigger_id"], view=kudos_modal(prefs))
 
     @app.shortcut("kudos_for_message")
     @guard
-    def kudos_for_message(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+    def kudos_for_message(ack: Ack, shortcut: dict[str, Any], client: WebClient,
+                          context: BoltContext) -> None:
         ack()
-        prefs = services.call(programme.current)
+        prefs = bound(services, context).call(programme.current)
         message = shortcut.get("message") or {}
         author = message.get("user")
         initial = [author] if author and not message.get("bot_id") else []

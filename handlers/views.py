@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -20,6 +20,7 @@ from bot.ui import (
     read_settings_modal,
 )
 from handlers.errors import guarded
+from handlers.tenant import bound
 
 
 def _without_retries(client: WebClient) -> WebClient:
@@ -35,20 +36,21 @@ def register(app: App, services: Services) -> None:
     @app.view(KUDOS_MODAL)
     @guard
     def kudos_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any],
-                        client: WebClient) -> None:
+                        client: WebClient, context: BoltContext) -> None:
+        svc = bound(services, context)
         giver = body["user"]["id"]
         users, reason, value, meta = read_kudos_modal(view)
         draft = kudos_service.KudosDraft(
             giver=giver, recipients=tuple(users), reason=reason, value=value,
             request_key=str(view.get("id")), channel=meta.get("channel"))
         try:
-            given = services.call(kudos_service.from_modal, draft)
+            given = svc.call(kudos_service.from_modal, draft)
         except kudos_service.KudosRejected as exc:
             # Inline field errors keep the form open with what the giver typed.
             ack(response_action="errors", errors={exc.field: str(exc)[:150]})
             return
         ack()
-        text = kudos_confirmation(given, services.deliver_now(given.keys))
+        text = kudos_confirmation(given, svc.deliver_now(given.keys))
         try:
             if meta.get("channel"):
                 _without_retries(client).chat_postEphemeral(channel=meta["channel"],
@@ -57,20 +59,22 @@ def register(app: App, services: Services) -> None:
         except SlackApiError:
             pass  # e.g. the bot is not in that channel: tell the giver in their DM instead
         said = "again" if given.outcome.duplicate else "stored"
-        services.send_now([Outgoing(key=f"kudos-confirm:{draft.request_key}:{said}",
+        svc.send_now([Outgoing(key=f"kudos-confirm:{draft.request_key}:{said}",
                                     channel=giver, text=text)])
 
     @app.view(SETTINGS_MODAL)
     @guard
-    def settings_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def settings_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any],
+                           context: BoltContext) -> None:
+        svc = bound(services, context)
         owner = body["user"]["id"]
-        changed, errors = services.call(settings_form.save_settings, owner,
+        changed, errors = svc.call(settings_form.save_settings, owner,
                                         read_settings_modal(view))
         if errors:
             ack(response_action="errors", errors=errors)
             return
         ack()
-        services.send_now([Outgoing(
+        svc.send_now([Outgoing(
             key=f"settings-saved:{view.get('id')}:{view.get('hash')}",
             channel=owner,
             text=render("network_simple.j2", what="settings_saved", changed=sorted(changed)))])

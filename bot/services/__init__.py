@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.errors import PeerPulseError
 
 if TYPE_CHECKING:
+    from bot.install import Installs
     from bot.models import Workspace
     from bot.services.delivery import Delivery, DeliveryReport
     from bot.services.outbox import Outgoing
@@ -71,8 +72,14 @@ class Unit:
 
 @dataclass
 class Services:
-    """The wiring every entry point shares. ``workspace_id`` is learned once at start-up
-    (`auth.test` in the runtime, the stored workspace in the CLI)."""
+    """The wiring every entry point shares, bound to one tenant (``workspace_id``) and its
+    Slack ``client``.
+
+    With one bot token the tenant is learned once at start-up (`auth.test` in the runtime,
+    the stored workspace in the CLI). With installs through OAuth each request, job and CLI
+    command gets its own bound copy (`bound`, `tenants`): the process-wide object serves no
+    tenant itself. ``installs`` (None: the one token) holds each installed tenant's token.
+    """
 
     settings: Settings
     sessions: sessionmaker[Session]
@@ -81,6 +88,37 @@ class Services:
     delivery: Delivery | None = None
     team_id: str = ""
     workspace_id: int = 0
+    installs: Installs | None = None
+
+    def bound(self, workspace_id: int, team_id: str, client: WebClient | None = None
+              ) -> Services:
+        """A copy serving the tenant ``workspace_id`` with ``client`` (default: this one's)."""
+        return replace(self, workspace_id=workspace_id, team_id=team_id,
+                       client=client or self.client)
+
+    def tenants(self, *, inactive: bool = False) -> list[Services]:
+        """One bound copy per active tenant that has a Slack client: what the scheduled
+        jobs run for. With one bot token, the workspace learned at start-up.
+        ``inactive``: uninstalled tenants too (without a usable client), for the jobs that
+        only tidy stored data (the retention purge)."""
+        from sqlalchemy import select
+
+        from bot.models import Workspace
+
+        if self.installs is None:
+            if not self.workspace_id:
+                return []
+            with self.sessions() as session:
+                ws = session.get(Workspace, self.workspace_id)
+                return [self] if ws is not None and (ws.active or inactive) else []
+        with self.sessions() as session:
+            rows = list(session.scalars(select(Workspace).order_by(Workspace.id)))
+        found = []
+        for ws in rows:
+            client = self.installs.client_for(ws) if ws.active else None
+            if client is not None or inactive:
+                found.append(self.bound(ws.id, ws.slack_team_id, client))
+        return found
 
     def is_owner(self, user_id: str) -> bool:
         return user_id in self.settings.owners
@@ -124,6 +162,15 @@ class Services:
             keys = uow.send(batch)
         return self.deliver_now(keys)
 
+    def uninstall(self) -> bool:
+        """This tenant uninstalled the app (or revoked its token): its tokens are forgotten
+        and it is marked inactive; its data stays under the retention rules."""
+        from bot.services.workspace import deactivate
+
+        if self.installs is not None:
+            return self.installs.uninstall(self.workspace_id, now=self.clock())
+        return deactivate(self.sessions, self.workspace_id, now=self.clock())
+
     def use_stored_workspace(self, team: str | None = None) -> Services:
         """Serve the workspace already recorded (for CLI commands, which run without
         `auth.test`); ``team`` picks one when several are stored."""
@@ -143,4 +190,6 @@ class Services:
             ids = ", ".join(w.slack_team_id for w in found)
             raise WorkspaceUnknown(f"several workspaces ({ids}): choose one with --team")
         self.team_id, self.workspace_id = found[0].slack_team_id, found[0].id
+        if self.installs is not None:
+            self.client = self.installs.client_for(found[0]) or self.client
         return self

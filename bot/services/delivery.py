@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
@@ -83,12 +84,15 @@ class Delivery:
     """The outbox sender of this process, in the background and on demand."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 clients: Callable[[int], WebClient | None] | None = None) -> None:
+        """``clients``: each tenant's sending client by workspace id (installs through
+        OAuth); None sends everything with SLACK_BOT_TOKEN."""
         self.sender = OutboxSender(
             sessions, make_sender_client(settings.slack_bot_token, settings.slack_api_url),
             clock=clock, per_minute=settings.outbox_per_minute,
             channel_interval=settings.outbox_channel_interval,
-            max_attempts=settings.outbox_max_attempts)
+            max_attempts=settings.outbox_max_attempts, clients=clients)
 
     def start(self) -> None:
         """Send in the background (recovering rows a stopped process left mid-send)."""

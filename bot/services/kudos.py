@@ -634,7 +634,11 @@ def answer_by_dm(uow: Unit, request_key: str) -> str | None:
 def finish_unfinished(services: Services, before: datetime) -> int:
     """At start-up: carry out every `/kudos` that a stopped process acknowledged but did not
     finish, and answer each giver by DM. Returns how many are left (they failed again and
-    stay recorded for the next try)."""
+    stay recorded for the next try). Every active tenant's, each with its own client."""
+    return sum(_finish_unfinished(tenant, before) for tenant in services.tenants())
+
+
+def _finish_unfinished(services: Services, before: datetime) -> int:
     left = 0
     for request in services.call(unfinished, before):
         try:

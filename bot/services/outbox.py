@@ -292,8 +292,12 @@ class OutboxSender:
         worker_id: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         after_post: Callable[[OutboxMessage, Mapping[str, Any]], None] | None = None,
+        clients: Callable[[int], WebClient | None] | None = None,
     ) -> None:
         self.sessions, self.client, self.clock = sessions, client, clock
+        # Installs through OAuth: each row is sent with its tenant's token (None: the
+        # tenant is uninstalled, and its rows are not sent).
+        self.clients = clients
         self.throttle = Throttle(per_minute, channel_interval)
         self.max_attempts, self.backoff_base, self.backoff_cap = (
             max_attempts, backoff_base, backoff_cap)
@@ -497,6 +501,15 @@ class OutboxSender:
                 return row
         return None
 
+    def _client(self, row: OutboxMessage) -> WebClient:
+        """The Slack client of the row's tenant (`Uninstalled` when it has none)."""
+        if self.clients is None:
+            return self.client
+        client = self.clients(row.workspace_id)
+        if client is None:
+            raise Uninstalled("the app is no longer installed in this workspace")
+        return client
+
     def _post(self, row: OutboxMessage) -> None:
         payload = row.payload or {}
         now = self.monotonic()
@@ -505,7 +518,7 @@ class OutboxSender:
             if payload.get("files"):
                 resp = self._upload(row, payload)
             else:
-                resp = self.client.chat_postMessage(
+                resp = self._client(row).chat_postMessage(
                     channel=row.channel,
                     text=payload.get("text") or "",
                     blocks=payload.get("blocks") or None,
@@ -514,7 +527,7 @@ class OutboxSender:
                     unfurl_links=False,
                     unfurl_media=False,
                 )
-        except MissingFile as exc:
+        except (MissingFile, Uninstalled) as exc:
             self._finish(row, status=FAILED, error=str(exc))
             self.report.failed += 1
             return
@@ -537,11 +550,12 @@ class OutboxSender:
         missing = [p.name for p in paths if not p.is_file()]
         if missing:
             raise MissingFile(f"file gone before it could be sent: {', '.join(missing)}")
+        client = self._client(row)
         channel = row.posted_channel or row.channel
         if payload.get("dm", True) and not row.posted_channel:
-            opened = self.client.conversations_open(users=row.channel)
+            opened = client.conversations_open(users=row.channel)
             channel = str((opened.get("channel") or {}).get("id") or row.channel)
-        resp = self.client.files_upload_v2(
+        resp = client.files_upload_v2(
             channel=channel, initial_comment=payload.get("text") or "",
             file_uploads=[{"file": str(p), "filename": p.name, "title": p.name}
                           for p in paths])
@@ -646,6 +660,10 @@ class OutboxSender:
                         "it again: it may show twice, but it is not lost", row.channel,
                         row.idempotency_key, error)
             return False
+        except Uninstalled as exc:
+            self._finish(row, status=FAILED, error=str(exc))
+            self.report.failed += 1
+            return True
         except CONNECTION_ERRORS as exc:
             self._retry(row, f"history: {type(exc).__name__}", uncertain=True)
             return True
@@ -659,9 +677,10 @@ class OutboxSender:
         return True
 
     def _find_posted(self, row: OutboxMessage) -> tuple[str, str] | None:
+        client = self._client(row)
         channel = row.posted_channel or row.channel
         if (row.payload or {}).get("dm", True) and not row.posted_channel:
-            opened = self.client.conversations_open(users=row.channel)
+            opened = client.conversations_open(users=row.channel)
             channel = str((opened.get("channel") or {}).get("id") or row.channel)
         oldest = row.created_at - timedelta(minutes=1)
         cursor: str | None = None
@@ -671,7 +690,7 @@ class OutboxSender:
                                       "oldest": f"{oldest.timestamp():.6f}"}
             if cursor:
                 kwargs["cursor"] = cursor
-            page = self.client.conversations_history(**kwargs)
+            page = client.conversations_history(**kwargs)
             for message in page.get("messages") or []:
                 meta = message.get("metadata") or {}
                 if (meta.get("event_type") == METADATA_EVENT and
@@ -681,6 +700,10 @@ class OutboxSender:
             if not cursor:
                 break
         return None
+
+
+class Uninstalled(Exception):
+    """The row's tenant has uninstalled the app (or its token was revoked)."""
 
 
 class MissingFile(Exception):

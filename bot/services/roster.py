@@ -61,12 +61,15 @@ class SyncResult:
 
 
 def iter_users(
-    client: WebClient, page_size: int = USERS_LIST_PAGE
+    client: WebClient, page_size: int = USERS_LIST_PAGE, team_id: str | None = None
 ) -> Iterator[list[dict[str, Any]]]:
-    """Yield `users.list` pages, following the cursor (pages may be shorter than ``limit``)."""
+    """Yield `users.list` pages, following the cursor (pages may be shorter than ``limit``);
+    ``team_id``: one workspace of an org-wide install (an org token lists one at a time)."""
     cursor: str | None = None
     while True:
         kwargs: dict[str, Any] = {"limit": page_size}
+        if team_id:
+            kwargs["team_id"] = team_id
         if cursor:
             kwargs["cursor"] = cursor
         resp = client.users_list(**kwargs)
@@ -155,13 +158,17 @@ def sync_roster(
 ) -> SyncResult:
     """Bring people in line with `users.list`. Deactivated people keep their history."""
     result = SyncResult()
-    for page in iter_users(client, page_size):
-        result.pages += 1
-        for user in page:
-            if is_person(user):
-                result.seen += 1
-            apply_user(session, workspace, user, result)
-        session.flush()
+    teams: list[str | None] = [None]
+    if workspace.is_enterprise_install:  # one network across the organisation's workspaces
+        teams = [str(t["id"]) for t in client.auth_teams_list(limit=1000).get("teams") or []]
+    for team in teams:
+        for page in iter_users(client, page_size, team):
+            result.pages += 1
+            for user in page:
+                if is_person(user):
+                    result.seen += 1
+                apply_user(session, workspace, user, result)
+            session.flush()
     workspace.roster_synced_at = now
     log.info("roster sync: %s", result.summary())
     return result
