@@ -91,8 +91,14 @@ class SignedClient:
         bot_user_id: str = BOT_USER_ID,
         path: str = "/slack/events",
         timeout: float = 10.0,
+        enterprise_id: str | None = None,
+        enterprise_install: bool = False,
     ) -> None:
         self.url = base_url.rstrip("/") + path
+        # Enterprise Grid: the organisation of ``team_id``, and whether the app is installed
+        # org-wide there (requests then carry is_enterprise_install: true).
+        self.enterprise_id = enterprise_id
+        self.enterprise_install = enterprise_install
         self.signing_secret = signing_secret
         self.team_id = team_id
         self.api_app_id = api_app_id
@@ -165,6 +171,9 @@ class SignedClient:
             return key, self.response_urls.response_url(key)
         return key, f"http://127.0.0.1:9/response/{key}"
 
+    def _enterprise(self) -> dict[str, str] | None:
+        return {"id": self.enterprise_id} if self.enterprise_id else None
+
     def _team(self) -> dict[str, str]:
         return {"id": self.team_id, "domain": TEAM_DOMAIN}
 
@@ -205,7 +214,8 @@ class SignedClient:
             "command": command,
             "text": text,
             "api_app_id": self.api_app_id,
-            "is_enterprise_install": "false",
+            "is_enterprise_install": "true" if self.enterprise_install else "false",
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
             "response_url": response_url or default_url,
             "trigger_id": trigger_id or self.trigger_id(user_id),
         }
@@ -258,8 +268,8 @@ class SignedClient:
             "token": VERIFICATION_TOKEN,
             "trigger_id": self.trigger_id(user_id),
             "team": self._team(),
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "enterprise": self._enterprise(),
+            "is_enterprise_install": self.enterprise_install,
             "state": {"values": dict(state_values or {})},
             "actions": [action_dict],
         }
@@ -311,8 +321,8 @@ class SignedClient:
             "trigger_id": self.trigger_id(user_id),
             "view": view_dict,
             "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.enterprise_install,
+            "enterprise": self._enterprise(),
         }
         return self._interaction(payload, **send_kwargs)
 
@@ -335,8 +345,8 @@ class SignedClient:
             "token": VERIFICATION_TOKEN,
             "view": view_dict,
             "is_cleared": False,
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.enterprise_install,
+            "enterprise": self._enterprise(),
         }
         return self._interaction(payload, **send_kwargs)
 
@@ -383,8 +393,8 @@ class SignedClient:
             "action_ts": f"{time.time():.6f}",
             "team": self._team(),
             "user": self._user(user_id, user_name),
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.enterprise_install,
+            "enterprise": self._enterprise(),
             "callback_id": callback_id,
             "trigger_id": self.trigger_id(user_id),
         }
@@ -412,8 +422,8 @@ class SignedClient:
             "team": self._team(),
             "user": self._user(user_id, user_name),
             "channel": {"id": channel_id, "name": _channel_name(channel_id)},
-            "is_enterprise_install": False,
-            "enterprise": None,
+            "is_enterprise_install": self.enterprise_install,
+            "enterprise": self._enterprise(),
             "callback_id": callback_id,
             "trigger_id": self.trigger_id(user_id),
             "response_url": response_url,
@@ -448,7 +458,8 @@ class SignedClient:
             "token": VERIFICATION_TOKEN,
             "team_id": self.team_id,
             "context_team_id": self.team_id,
-            "context_enterprise_id": None,
+            "context_enterprise_id": self.enterprise_id,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
             "api_app_id": self.api_app_id,
             "event": inner,
             "type": "event_callback",
@@ -456,11 +467,11 @@ class SignedClient:
             "event_time": int(now),
             "authorizations": [
                 {
-                    "enterprise_id": None,
+                    "enterprise_id": self.enterprise_id,
                     "team_id": self.team_id,
                     "user_id": self.bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": self.enterprise_install,
                 }
             ],
             "is_ext_shared_channel": False,
