@@ -23,6 +23,8 @@ __all__ = [
     "BETWEENNESS_EXACT_MAX",
     "METRICS",
     "betweenness",
+    "betweenness_column",
+    "betweenness_method",
     "column_values",
     "default_pivots",
     "metric_columns",
@@ -217,6 +219,29 @@ def _betweenness(
 ) -> tuple[dict[Any, float], str]:
     values, method = _betweenness_values(W, exact_max=exact_max, k=k, seed=seed)
     return dict(zip(nodes, values.tolist(), strict=True)), method
+
+
+def betweenness_method(n: int, *, exact_max: int = BETWEENNESS_EXACT_MAX) -> str:
+    """How :func:`metric_columns` computes the betweenness of ``n`` people: ``"exact"`` or
+    ``"sampled:k=N"`` (known before computing it).
+
+    Examples
+    --------
+    >>> betweenness_method(2_000), betweenness_method(10_000)
+    ('exact', 'sampled:k=1024')
+    """
+    if n < 3 or n <= exact_max or default_pivots(n) >= n:
+        return "exact"
+    return f"sampled:k={max(2, default_pivots(n))}"
+
+
+def betweenness_column(
+    W: sp.csr_array, *, seed: int = 0, exact_max: int = BETWEENNESS_EXACT_MAX
+) -> np.ndarray:
+    """The ``betweenness`` column of :func:`metric_columns` on its own (the pipeline may
+    compute it in a second process, beside the other metrics)."""
+    values, _ = _betweenness_values(W, exact_max=exact_max, k=None, seed=seed)
+    return values
 
 
 def _betweenness_values(
@@ -462,6 +487,7 @@ def metric_columns(
     *,
     seed: int = 0,
     betweenness_exact_max: int = BETWEENNESS_EXACT_MAX,
+    with_betweenness: bool = True,
 ) -> tuple[dict[str, np.ndarray], str]:
     """Every per-person metric as one array each, aligned with the rows of ``W``.
 
@@ -470,6 +496,8 @@ def metric_columns(
     ``cross_team_share`` are NaN where :func:`person_metrics` says None. Returns the columns
     (keys :data:`METRICS`) and the betweenness method. This is what the pipeline uses: one
     sparse matrix serves every metric and no per-person dict is built.
+    ``with_betweenness=False`` leaves the ``betweenness`` column out (the caller computes it
+    with :func:`betweenness_column`); the method returned is the one it will use.
     """
     n = W.shape[0]
     if W.diagonal().any():
@@ -488,7 +516,10 @@ def metric_columns(
     has = touching > 0
     recip[has] = 2.0 * mutual[has] / touching[has]
 
-    bc, method = _betweenness_values(W, exact_max=betweenness_exact_max, k=None, seed=seed)
+    if with_betweenness:
+        bc, method = _betweenness_values(W, exact_max=betweenness_exact_max, k=None, seed=seed)
+    else:
+        bc, method = None, betweenness_method(n, exact_max=betweenness_exact_max)
     holes = _holes_values(W)
 
     # Cross-team share over distinct undirected contacts with a known team.
@@ -501,13 +532,13 @@ def metric_columns(
     cross = np.full(n, np.nan)
     ok = (teams >= 0) & (known_n > 0)
     cross[ok] = other_n[ok] / known_n[ok]
-    columns = {
+    columns: dict[str, np.ndarray] = {
         "in_degree": in_deg.astype(np.int64),
         "out_degree": out_deg.astype(np.int64),
         "in_strength": in_s,
         "out_strength": out_s,
         "reciprocity": recip,
-        "betweenness": bc,
+        **({"betweenness": bc} if bc is not None else {}),
         "pagerank": _pagerank_values(W),
         "constraint": holes["constraint"],
         "effective_size": holes["effective_size"],

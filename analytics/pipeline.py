@@ -19,10 +19,11 @@ import numpy as np
 from analytics import champions as champions_mod
 from analytics import diffusion as diffusion_mod
 from analytics import roles as roles_mod
+from analytics._fork import can_fork, in_child
 from analytics.communities import detect_communities, membership
 from analytics.graph import TieColumns, build_graph_arrays
 from analytics.jsonready import json_ready
-from analytics.metrics import METRICS, column_values, metric_columns
+from analytics.metrics import METRICS, betweenness_column, column_values, metric_columns
 from analytics.model import Analysis, AnalysisOptions, Person, Tie
 from analytics.network import community_figures, network_figures, team_figures, team_matrix
 from analytics.results import (
@@ -53,6 +54,8 @@ def analyze(
     people: Iterable[Person] | None = None,
     options: AnalysisOptions | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    processes: int = 1,
 ) -> Analysis:
     """Run the full analysis and return the graph and its typed result.
 
@@ -74,6 +77,10 @@ def analyze(
     options : AnalysisOptions, optional
     progress : callable, optional
         Called with a short message (step name and elapsed seconds) as each step ends.
+    processes : int, optional
+        2 or more (where the system can fork): betweenness is computed in a second process
+        while the other metrics, communities, figures, champion picks and the diffusion
+        what-if are computed here (the same values either way). Default 1.
 
     Returns
     -------
@@ -108,9 +115,16 @@ def analyze(
     team_names = sorted({t for t in teams.values() if t})
     team_code_of = {t: i for i, t in enumerate(team_names)}
     team_codes = np.array([team_code_of.get(teams[node], -1) for node in nodes], dtype=np.int64)
-    columns, method = metric_columns(arr.weighted(), team_codes, seed=options.seed)
+    W = arr.weighted()
+    later = None
+    if processes > 1 and can_fork() and W.shape[0] >= 3:
+        # Betweenness (the costliest metric) in a second process, beside everything else
+        # up to the roles, the first step that reads it.
+        later = in_child(betweenness_column, W, seed=options.seed)
+    columns, method = metric_columns(W, team_codes, seed=options.seed,
+                                     with_betweenness=later is None)
     G.graph["betweenness_method"] = method
-    step(f"person metrics ({method} betweenness)")
+    step(f"person metrics ({method} betweenness{', in a second process' if later else ''})")
 
     seeds = tuple(options.seed + i for i in range(LOUVAIN_SEEDS))
     communities, modularity = detect_communities(G, seeds=seeds, arrays=arr)
@@ -119,8 +133,6 @@ def analyze(
 
     champions = [node for node, attrs in zip(nodes, node_attrs, strict=True)
                  if attrs.get("champion")]
-    roles = roles_mod.roles_from_columns(arr, columns, teams)
-    step("roles")
 
     network = network_figures(
         G,
@@ -157,6 +169,12 @@ def analyze(
         arrays=arr,
     )
     step("diffusion what-if")
+
+    if later is not None:
+        columns["betweenness"] = later()
+        step("betweenness")
+    roles = roles_mod.roles_from_columns(arr, columns, teams)
+    step("roles")
 
     # People: straight from the metric columns to typed rows (no per-person dict to clean).
     by_role: dict[str, list[str]] = {role: [] for role in roles_mod.ROLE_RULES}

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from analytics._fork import usable_cores
 from analytics.errors import AnalyticsError, AnalyticsInputError
 from analytics.model import AnalysisOptions
 from analytics.report.io import read_people, read_tie_columns
@@ -33,6 +34,7 @@ __all__ = [
     "EXIT_INPUT",
     "EXIT_OK",
     "LARGE_NETWORK",
+    "PARALLEL_MIN_PEOPLE",
     "add_arguments",
     "build_parser",
     "main",
@@ -57,6 +59,11 @@ _DEFAULTS = AnalysisOptions()
 DEFAULT_MAX_PEOPLE = 250_000
 #: From this many people on, ``analyze`` warns that the run takes a while.
 LARGE_NETWORK = 50_000
+#: From this many people on, ``analyze`` uses a second process where the machine has a
+#: second core (and can fork): betweenness beside the rest of the analysis, the Gephi files
+#: and the picture beside the other files (same outputs, byte for byte). Below it a second
+#: process saves less than it costs.
+PARALLEL_MIN_PEOPLE = 2_000
 
 
 def _stderr(line: str) -> None:
@@ -346,14 +353,16 @@ def run_analyze(
         from analytics.pipeline import analyze
         from analytics.report.outputs import write_outputs
 
+        processes = 2 if count >= PARALLEL_MIN_PEOPLE and usable_cores() > 1 else 1
         echo("computing metrics…")
-        analysis = analyze(ties, people, options, progress=lambda line: echo(f"  {line}"))
+        analysis = analyze(ties, people, options, progress=lambda line: echo(f"  {line}"),
+                           processes=processes)
         if analysis.result.input.ties_used == 0:
             error(f"warning: none of the {len(ties):,} ties is left to analyse after the "
                   "window, kind and people filters; the report shows people only")
         echo("writing outputs…")
         written = write_outputs(analysis, out_dir, progress=lambda line: echo(f"  {line}"),
-                                graphml=graphml)
+                                graphml=graphml, processes=processes)
     except AnalyticsInputError as exc:
         error(f"{PROG}: {exc}")
         return EXIT_INPUT

@@ -13,20 +13,21 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.text import Text
-from matplotlib.transforms import Bbox
 
 from analytics.labels import analysis_labels
 from analytics.layout import layout
 from analytics.model import Analysis
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
+
+# matplotlib is imported by the functions that draw (about 0.6 s of start-up): the colour
+# helpers, which the report's map uses too, do not need it.
 
 __all__ = [
     "DEFAULT_MAX_NODES_FULL",
@@ -124,6 +125,9 @@ def _seed(analysis: Analysis, seed: int | None) -> int:
 
 def _new_figure(size: tuple[float, float]) -> tuple[Figure, Any]:
     # A bare Figure with an Agg canvas: no pyplot global state, no GUI backend, thread-safe.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=size, layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
@@ -339,6 +343,11 @@ def _draw_full(
     colour_by: ColourBy,
     positions: Mapping[str, tuple[float, float]] | None,
 ) -> Picture:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     graph = analysis.graph
     nodes = sorted(graph.nodes, key=str)
     position = dict(positions) if positions is not None else layout(
@@ -458,6 +467,8 @@ def _place_labels(
     """Place labels greedily, in priority order, where they overlap no other label and no
     node; a label that fits nowhere is left out, except a champion's, which goes to its
     farthest spot with a leader line."""
+    from matplotlib.text import Text
+
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
     to_px = ax.transData
     points = np.array([position[n] for n in position], dtype=float)
@@ -532,6 +543,8 @@ def _top(nodes: list[str], ranks: Mapping[str, float], count: int) -> list[str]:
 
 
 def _draw_community_map(analysis: Analysis, ax: Any, *, seed: int) -> None:
+    from matplotlib.collections import LineCollection
+
     graph = analysis.graph
     communities = community_of(analysis)
     members = Counter(c for c in communities.values() if c is not None)

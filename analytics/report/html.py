@@ -666,6 +666,7 @@ def render_report(
     positions: Mapping[str, tuple[float, float]] | None = None,
     history: Sequence[TrendPoint] = (),
     kudos_values: Sequence[tuple[str, int]] | None = None,
+    before_png: Callable[[], object] | None = None,
 ) -> str:
     """Render the self-contained HTML report of one analysis.
 
@@ -685,6 +686,9 @@ def render_report(
     kudos_values : sequence of (value, count), optional
         Kudos values given in the window (most given first); None when not known (a
         ``ties.csv`` has no values), which leaves the list out.
+    before_png : callable, optional
+        Called (and waited for) just before ``png_path`` is read: the picture may still be
+        being drawn by another process while the rest of the page is prepared.
 
     Returns
     -------
@@ -737,7 +741,6 @@ def render_report(
         "stability": stability,
         "stable_top": _stable_top(result, stability, labels),
         "betweenness_method": network.betweenness_method,
-        "png": _png_data(png_path),
         "alt": _alt_text(analysis, labels),
         "people_kinds": _kinds(kinds, labels),
         "roles": _roles(result, labels),
@@ -759,6 +762,9 @@ def render_report(
         "cytoscape": _static("cytoscape.min.js").replace("</script", "<\\/script"),
         "cytoscape_version": CYTOSCAPE_VERSION,
     }
+    if before_png is not None:
+        before_png()
+    context["png"] = _png_data(png_path)
     return _environment().get_template("report.html.j2").render(**context)
 
 
