@@ -5,15 +5,31 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import ProcessedEvent
+from bot.models import ProcessedEvent, utcnow
 from bot.services import Unit
 
 
 def first_delivery(session: Session, event_id: str) -> bool:
-    """Record ``event_id``; False when it was already recorded (a retry or a duplicate)."""
+    """Record ``event_id``; False when it was already recorded (a retry or a duplicate).
+
+    One statement on SQLite and PostgreSQL (an insert that does nothing on a conflict, so
+    of two simultaneous deliveries exactly one inserts); a check and a guarded insert
+    elsewhere.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        row = {"event_id": event_id, "received_at": utcnow()}
+        inserted = session.execute(
+            insert(ProcessedEvent).values(row)
+            .on_conflict_do_nothing(index_elements=[ProcessedEvent.event_id])
+            .returning(ProcessedEvent.event_id))
+        return inserted.first() is not None
     if session.scalar(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id == event_id)):
         return False
     try:
