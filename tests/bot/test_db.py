@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
 from bot.errors import RosterImportError, UnknownPerson
-from bot.models import Person, Tie, Workspace
+from bot.models import Person, ProcessedEvent, Tie, Workspace
 from bot.services.events import first_delivery, forget_old_events
 from bot.services.export import export_csv
 from bot.services.roster import apply_user, import_roster
@@ -183,6 +184,29 @@ def test_event_ids_are_remembered_once(sessions: sessionmaker[Session]) -> None:
         assert first_delivery(s, "Ev1") is False
         assert forget_old_events(s, datetime.now(UTC) + timedelta(days=8)) == 1
         assert first_delivery(s, "Ev1") is True
+
+
+def test_an_event_delivered_twice_at_once_is_recorded_by_one_delivery_only(
+        sessions: sessionmaker[Session]) -> None:
+    # The second delivery arrives while the first one's transaction is still open: it
+    # waits for it (a row lock on PostgreSQL, the write lock on SQLite) and then loses.
+    second: list[bool] = []
+    with db.transaction(sessions) as first:
+        assert first_delivery(first, "EvTwice") is True
+        other = threading.Thread(target=lambda: second.append(
+            _deliver(sessions, "EvTwice")))
+        other.start()
+        other.join(0.3)
+        assert other.is_alive(), "the second delivery must wait for the first to commit"
+    other.join(10)
+    assert second == [False]
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ProcessedEvent)) == 1
+
+
+def _deliver(sessions: sessionmaker[Session], event_id: str) -> bool:
+    with db.transaction(sessions) as s:
+        return first_delivery(s, event_id)
 
 
 def test_export_writes_raw_events_and_leaves_out_opted_out_people(
