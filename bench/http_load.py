@@ -117,15 +117,15 @@ class Poll:
 
 
 def make_plan(rate: float, seconds: float, people: Sequence[str], owner: str,
-              polls: Sequence[Poll], planner: _Planner, seed: int = 7
-              ) -> tuple[list[Planned], Expected]:
+              polls: Sequence[Poll], planner: _Planner, seed: int = 7,
+              mix: dict[str, float] | None = None) -> tuple[list[Planned], Expected]:
     rng = random.Random(seed)
-    kinds, weights = zip(*MIX.items(), strict=True)
+    kinds, weights = zip(*(mix or MIX).items(), strict=True)
     plan: list[Planned] = []
     expected = Expected()
     open_polls = list(polls)
     rng.shuffle(open_polls)
-    answered: list[Poll] = []
+    answered: list[tuple[Poll, list[str]]] = []
     events: list[tuple[float, dict[str, Any], str]] = []
     others = [p for p in people if p != owner]
     run = secrets.token_hex(3)
@@ -155,11 +155,15 @@ def make_plan(rate: float, seconds: float, people: Sequence[str], owner: str,
         elif kind == "network_other":
             planner.slash_command("/network", "snapshot", rng.choice(others))
         elif kind in ("poll_click", "poll_stale"):
-            poll = open_polls.pop() if kind == "poll_click" else rng.choice(answered)
-            named = rng.sample([p for p in others if p != poll.user], 2)
+            # A stale click repeats the first (a second copy of the DM, a double click):
+            # whichever is handled first stands, and the other adds nothing.
             if kind == "poll_click":
-                answered.append(poll)
+                poll = open_polls.pop()
+                named = rng.sample([p for p in others if p != poll.user], 2)
+                answered.append((poll, named))
                 expected.tie_keys.update(f"poll:{poll.request_id}:{n}" for n in named)
+            else:
+                poll, named = rng.choice(answered)
             planner.block_action(
                 poll.user, "poll_pick", block_id=f"poll:{poll.request_id}",
                 action_type="multi_users_select", action={"selected_users": named},
@@ -422,6 +426,7 @@ class Check:
     events_expected: int
     events_recorded: int
     kudos_pending: int
+    lost_keys: list[str] = field(default_factory=list)
 
 
 def check_database(engine: Any, expected: Expected, settle_timeout: float = 60.0) -> Check:
@@ -457,7 +462,8 @@ def check_database(engine: Any, expected: Expected, settle_timeout: float = 60.0
         unexpected=sum(n for k, n in ours.items() if k not in expected.tie_keys),
         events_expected=len(expected.event_ids),
         events_recorded=len(expected.event_ids & event_ids),
-        kudos_pending=pending)
+        kudos_pending=pending,
+        lost_keys=sorted(k for k in expected.tie_keys if k not in keys)[:5])
 
 
 # ---------------------------------------------------------------- the report
@@ -499,7 +505,8 @@ def report(results: list[Result], elapsed: float, rate: float, check: Check | No
           f"{percentile(late, 99):.1f} ms, max {max(late, default=0):.1f} ms")
     ok_total &= not errors and not over
     shares = ", ".join(f"{name} {seconds / wall:.0%}" for name, seconds in cpu.items())
-    print(f"CPU during the load (share of one core, over {wall:.1f} s): {shares}")
+    print(f"CPU during the load (share of one core, over {wall:.1f} s): {shares}; "
+          f"the bot used {cpu['bot'] / max(1, len(results)) * 1000:.1f} ms of CPU a request")
     if check is not None:
         good = not (check.lost or check.doubled or check.unexpected or check.kudos_pending
                     or check.events_recorded != check.events_expected)
@@ -507,11 +514,27 @@ def report(results: list[Result], elapsed: float, rate: float, check: Check | No
               f"{check.doubled}, unexpected {check.unexpected}; events recorded "
               f"{check.events_recorded}/{check.events_expected} unique; kudos still pending "
               f"{check.kudos_pending}  [{'OK' if good else 'WRONG'}]")
+        if check.lost_keys:
+            print(f"       lost, e.g.: {', '.join(check.lost_keys)}")
         ok_total &= good
     return ok_total
 
 
 # ---------------------------------------------------------------- main
+
+
+def _mix(value: str) -> dict[str, float]:
+    """``kudos=1,event=2``: the kinds to send and their weights (others are left out)."""
+    mix: dict[str, float] = {}
+    for part in value.split(","):
+        kind, _, weight = part.partition("=")
+        if kind.strip() not in MIX:
+            raise argparse.ArgumentTypeError(f"unknown kind {kind!r}; kinds: {', '.join(MIX)}")
+        try:
+            mix[kind.strip()] = float(weight or 1)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"weight of {kind} is not a number") from None
+    return mix
 
 
 def _positive(value: str) -> int:
@@ -533,6 +556,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--people", type=_positive,
                         help="size of the simulated organisation (default: enough for the "
                              "poll answers)")
+    parser.add_argument("--mix", type=_mix, help="only these kinds, e.g. `kudos=1` or "
+                        f"`event=3,poll_click=1` (default: {', '.join(MIX)} in fixed shares)")
     parser.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     parser.add_argument("--url", action="append", help="a running bot (repeat for replicas); "
                         "needs --database-url and --signing-secret")
@@ -546,7 +571,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.url and not args.database_url:
         parser.error("--url needs --database-url (the bot's database, for the checks)")
     if args.replicas > 1 and args.database == "sqlite" and not args.url:
-        parser.error("SQLite serves one bot process: use --database postgresql for replicas")
+        print("warning: several bot processes on one SQLite file is not a supported "
+              "deployment (each runs the schedule); measured here for comparison only")
     if args.workers and not args.url and not run_supports_workers(args.code or ROOT):
         parser.error("`peerpulse run` has no --workers option in this checkout yet")
 
@@ -579,7 +605,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             targets = [(urlsplit(u).hostname or "127.0.0.1", urlsplit(u).port or 80)
                        for u in args.url]
         else:
-            needed = int(args.rate * args.seconds * MIX["poll_click"] * 1.1) + 60
+            mix = args.mix or MIX
+            share = mix.get("poll_click", 0) / sum(mix.values())
+            needed = int(args.rate * args.seconds * share * 1.1) + 60
             org = simulate_organisation(n_people=args.people or min(3000, max(120, needed)),
                                         n_teams=12, seed=5)
             sandbox.add_users(org.users)
@@ -611,7 +639,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         planner = _Planner("http://planner", args.signing_secret, sandbox.team_id,
                            response_urls=sandbox)
-        plan, expected = make_plan(args.rate, args.seconds, people, owner, polls, planner)
+        plan, expected = make_plan(args.rate, args.seconds, people, owner, polls, planner,
+                                   mix=args.mix)
         cores = os.cpu_count()
         load1 = os.getloadavg()[0]
         print(f"bench/http_load.py, bot code {git_commit(args.code or ROOT)}:\n"
