@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 __all__ = [
     "GraphArrays",
+    "TwoStepSets",
     "expand_rows",
     "graph_arrays",
     "reach",
@@ -210,3 +211,42 @@ def reach(A: sp.csr_array, sources: np.ndarray, steps: int) -> np.ndarray:
         reached[nxt] = True
         frontier = nxt
     return reached
+
+
+class TwoStepSets:
+    """Each node's two-step neighbourhood in a symmetric adjacency ``A``: the node, its
+    neighbours and theirs, distinct and sorted; built the first time it is asked for and
+    kept, so the lazy greedy searches that re-evaluate a candidate many times build it once.
+
+    At most ``max_kept`` entries are kept in all (int32); past that, sets are built again
+    each time (the same values), so memory stays bounded on any network.
+
+    Examples
+    --------
+    >>> arr = graph_arrays(nx.path_graph(["a", "b", "c", "d"]).to_directed())
+    >>> sets = TwoStepSets(undirected_csr(arr))
+    >>> sets(0).tolist(), sets(3).tolist(), sets(0) is sets(0)
+    ([0, 1, 2], [1, 2, 3], True)
+    """
+
+    __slots__ = ("_A", "_kept", "_room")
+
+    def __init__(self, A: sp.csr_array, max_kept: int = 8_000_000) -> None:
+        self._A = A
+        self._kept: dict[int, np.ndarray] = {}
+        self._room = max_kept
+
+    def __call__(self, i: int) -> np.ndarray:
+        found = self._kept.get(i)
+        if found is not None:
+            return found
+        A = self._A
+        first = A.indices[A.indptr[i] : A.indptr[i + 1]]
+        _, pos = expand_rows(A.indptr, first)
+        out = unique_ints(np.concatenate([np.array([i], dtype=np.int64), first,
+                                          A.indices[pos]]))
+        if out.size <= self._room:
+            out = out.astype(np.int32)
+            self._kept[i] = out
+            self._room -= out.size
+        return out

@@ -26,10 +26,9 @@ from scipy.sparse.csgraph import connected_components
 
 from analytics._arrays import (
     GraphArrays,
-    expand_rows,
+    TwoStepSets,
     graph_arrays,
     reach,
-    unique_ints,
 )
 from analytics.results import AnalysisResult
 from analytics.stability import Stability
@@ -131,15 +130,12 @@ def champion_additions(
     covered = reach(A, seeds, 2)
     before = float(covered.sum()) / n
 
-    def two_step(i: int) -> np.ndarray:
-        first = A.indices[A.indptr[i]: A.indptr[i + 1]]
-        _, pos = expand_rows(A.indptr, first)
-        return unique_ints(np.concatenate([np.array([i], dtype=np.int64), first, A.indices[pos]]))
+    two_step = TwoStepSets(A)  # each candidate's neighbourhood built once
 
     degree = np.diff(A.indptr).astype(np.int64)
     bound = 1 + degree + A @ degree
     seeded = set(seeds.tolist())
-    heap = [(-int(bound[i]), i) for i in range(n) if i not in seeded]
+    heap = [(b, i) for i, b in enumerate((-bound).tolist()) if i not in seeded]
     heapq.heapify(heap)
     picks: list[Addition] = []
     while heap and len(picks) < k:

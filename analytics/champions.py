@@ -15,7 +15,12 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from analytics._arrays import GraphArrays, expand_rows, graph_arrays, reach, unique_ints
+from analytics._arrays import (
+    GraphArrays,
+    TwoStepSets,
+    graph_arrays,
+    reach,
+)
 from analytics.privacy import MIN_GROUP_SIZE, suppress
 
 __all__ = [
@@ -116,13 +121,6 @@ def coverage_by_team(
     }
 
 
-def _two_step(A: sp.csr_array, i: int) -> np.ndarray:
-    """Node ``i``, its neighbours and theirs (with repeats; callers de-duplicate)."""
-    first = A.indices[A.indptr[i] : A.indptr[i + 1]]
-    _, pos = expand_rows(A.indptr, first)
-    return np.concatenate([np.array([i], dtype=np.int64), first, A.indices[pos]])
-
-
 def _greedy(
     A: sp.csr_array,
     k: int,
@@ -137,18 +135,21 @@ def _greedy(
     # |N2(i)| <= 1 + deg(i) + sum of neighbours' degrees: a valid first upper bound on every
     # marginal gain, computed for everyone with one sparse product.
     bound = 1 + degree + A @ degree
-    heap: list[tuple[int, int, int, int]] = [
-        (-int(bound[i]), -int(degree[i]), int(tiebreak[i]), i) for i in range(n)
-    ]
+    heap: list[tuple[int, int, int, int]] = list(zip(
+        (-bound).tolist(), (-degree).tolist(), np.asarray(tiebreak).tolist(), range(n),
+        strict=True))
     heapq.heapify(heap)
     covered = np.zeros(n, dtype=bool)
     teams_seen: set[int] = set()
     communities_seen: set[int] = set()
     picked: list[int] = []
 
+    two_step = TwoStepSets(A)  # each candidate's neighbourhood built once, however often
+    # it is re-evaluated
+
     def gain(i: int) -> int:
-        idx = _two_step(A, i)
-        return int(unique_ints(idx[~covered[idx]]).size)
+        idx = two_step(i)
+        return idx.size - int(np.count_nonzero(covered[idx]))
 
     while heap and len(picked) < k:
         evaluated: list[tuple[int, int, int, int]] = []
@@ -181,7 +182,7 @@ def _greedy(
                 heapq.heappush(heap, (-g, neg_deg, tb, i))
         i = choice[3]
         picked.append(i)
-        covered[_two_step(A, i)] = True
+        covered[two_step(i)] = True
         if team_code[i] >= 0:
             teams_seen.add(int(team_code[i]))
         if community_code[i] >= 0:

@@ -25,7 +25,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from analytics._arrays import GraphArrays, expand_rows, graph_arrays
+from analytics._arrays import GraphArrays, expand_rows, graph_arrays, unique_ints
 
 __all__ = [
     "BATCH_BUDGET",
@@ -107,22 +107,26 @@ def _pad(counts: list[np.ndarray], steps: int) -> np.ndarray:
 
 def _ic_batch(B: sp.csr_array, probs: np.ndarray, seed_idx: np.ndarray, n: int, steps: int,
               batch: int, rng: np.random.Generator) -> np.ndarray:
-    active = np.zeros((batch, n), dtype=bool)
-    active[:, seed_idx] = True
-    frontier = active.copy()
-    counts = [active.sum(axis=1)]
+    # The frontier is kept as the sorted flat positions run * n + person of its adopters
+    # (the order np.nonzero would give), so a step costs the ties leaving the frontier, not
+    # a pass over every (run, person) cell.
+    active = np.zeros(batch * n, dtype=bool)
+    people = unique_ints(np.asarray(seed_idx, dtype=np.int64))
+    frontier = (np.arange(batch, dtype=np.int64)[:, None] * n + people[None, :]).ravel()
+    active[frontier] = True
+    count = np.full(batch, people.size, dtype=np.int64)
+    counts = [count]
     for _ in range(steps):
-        run_idx, node_idx = np.nonzero(frontier)
-        if node_idx.size == 0:
+        if frontier.size == 0:
             break
+        run_idx, node_idx = np.divmod(frontier, n)
         owner, pos = expand_rows(B.indptr, node_idx)
         hit = rng.random(pos.size) < probs[pos]
-        newly = np.zeros_like(active)
-        newly[run_idx[owner[hit]], B.indices[pos[hit]]] = True
-        newly &= ~active
-        active |= newly
-        frontier = newly
-        counts.append(active.sum(axis=1))
+        reached = unique_ints(run_idx[owner[hit]] * n + B.indices[pos[hit]])
+        frontier = reached[~active[reached]]
+        active[frontier] = True
+        count = count + np.bincount(frontier // n, minlength=batch)
+        counts.append(count)
     return _pad(counts, steps)
 
 
