@@ -429,8 +429,10 @@ class Check:
     lost_keys: list[str] = field(default_factory=list)
 
 
-def check_database(engine: Any, expected: Expected, settle_timeout: float = 60.0) -> Check:
-    """Wait until the bot has finished what it acknowledged, then count the ties."""
+def check_database(engine: Any, expected: Expected, settle_timeout: float = 60.0,
+                   quiet: float = 2.0) -> Check:
+    """Wait until the bot has finished what it acknowledged (no kudos pending, the ties
+    unchanged for ``quiet`` seconds), then count the ties."""
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
@@ -446,7 +448,7 @@ def check_database(engine: Any, expected: Expected, settle_timeout: float = 60.0
         now = snapshot()
         if now != last:
             last, stable_since = now, time.monotonic()
-        elif now[1] == 0 and time.monotonic() - stable_since > 2:
+        elif now[1] == 0 and time.monotonic() - stable_since > quiet:
             break
         time.sleep(0.25)
     with Session(engine) as s:
