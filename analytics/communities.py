@@ -28,6 +28,7 @@ What changed from networkx's Louvain (issue 13), and why the published-data test
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -104,11 +105,33 @@ def modularity(
     return inside / total - resolution * float((per_label**2).sum()) / (4.0 * total * total)
 
 
+def _import_networkit() -> Any:
+    """networkit, imported here (it loads a large library; only :func:`_plm` needs it).
+
+    Its package imports ``matplotlib.pyplot`` if it can, for plotting helpers this module
+    never calls: that would load matplotlib (about 0.5 s) into every analysis, even where
+    nothing is drawn or the picture is drawn by another process. So unless pyplot is loaded
+    already, the first import of networkit is made with pyplot unavailable (networkit then
+    just leaves its plotting helpers off). Called under ``_NETWORKIT``.
+    """
+    if "networkit" in sys.modules:
+        return sys.modules["networkit"]
+    if "matplotlib.pyplot" in sys.modules:
+        import networkit
+
+        return networkit
+    sys.modules["matplotlib.pyplot"] = None  # type: ignore[assignment]  # import fails
+    try:
+        import networkit
+    finally:
+        del sys.modules["matplotlib.pyplot"]
+    return networkit
+
+
 def _plm(n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, seed: int,
          resolution: float) -> np.ndarray:
-    import networkit as nk  # imported here: it loads a large library, only this needs it
-
     with _NETWORKIT:
+        nk = _import_networkit()
         threads = nk.getMaxNumberOfThreads()
         nk.setNumberOfThreads(1)
         try:

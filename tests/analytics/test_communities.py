@@ -178,3 +178,21 @@ def test_edge_budget_limits_the_number_of_runs(monkeypatch: pytest.MonkeyPatch) 
     calls.clear()
     detect_communities(G, edge_budget=1)
     assert calls == [0]
+
+
+@pytest.mark.slow
+def test_communities_do_not_load_matplotlib() -> None:
+    # networkit's package imports pyplot when it can; an analysis that draws nothing (or
+    # draws in another process) must not pay for loading matplotlib, and pyplot must still
+    # import normally afterwards.
+    code = (
+        "import sys, networkx as nx\n"
+        "from analytics.communities import detect_communities\n"
+        "found, _ = detect_communities(nx.karate_club_graph())\n"
+        "print(len(found), 'matplotlib' in sys.modules, 'networkit' in sys.modules)\n"
+        "import matplotlib.pyplot\n"
+        "print('pyplot', 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.split("\n")[:2] == ["4 False True", "pyplot True"]
