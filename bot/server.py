@@ -182,7 +182,8 @@ def make_wsgi(app: App, health: Callable[[], bool] = lambda: True, *, signing_se
         response = app.dispatch(request)
         return _answer(start_response, response.status, response.body, response.headers)
 
-    flow = app.oauth_flow  # installs through OAuth: Bolt's install and redirect pages
+    # Installs through OAuth: Bolt's install and redirect pages.
+    flow = getattr(app, "oauth_flow", None)
 
     def oauth(environ: dict[str, Any], start_response: Callable[..., Any], install: bool
               ) -> Iterable[bytes]:
