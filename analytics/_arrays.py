@@ -218,8 +218,11 @@ class TwoStepSets:
     neighbours and theirs, distinct and sorted; built the first time it is asked for and
     kept, so the lazy greedy searches that re-evaluate a candidate many times build it once.
 
-    At most ``max_kept`` entries are kept in all (int32); past that, sets are built again
-    each time (the same values), so memory stays bounded on any network.
+    Nodes are built one at a time at first; once ``block_after`` nodes of the same block of
+    :data:`BLOCK` consecutive nodes have been asked for, the whole block is built with one
+    sparse product (rows of ``I + A + A @ A``), which is what a search over thousands of
+    candidates needs (the same sets). At most ``max_kept`` entries are kept in all (int32);
+    past that, sets are built again each time (the same values), so memory stays bounded.
 
     Examples
     --------
@@ -229,17 +232,37 @@ class TwoStepSets:
     ([0, 1, 2], [1, 2, 3], True)
     """
 
-    __slots__ = ("_A", "_kept", "_room")
+    BLOCK = 1024
 
-    def __init__(self, A: sp.csr_array, max_kept: int = 8_000_000) -> None:
+    __slots__ = ("_A", "_after", "_asked", "_blocks", "_kept", "_room", "_wide")
+
+    def __init__(self, A: sp.csr_array, max_kept: int = 12_000_000,
+                 block_after: int = 16) -> None:
         self._A = A
+        self._after = block_after
         self._kept: dict[int, np.ndarray] = {}
+        self._blocks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._asked: dict[int, int] = {}
         self._room = max_kept
+        self._wide: sp.csr_array | None = None
 
     def __call__(self, i: int) -> np.ndarray:
         found = self._kept.get(i)
         if found is not None:
             return found
+        b = i // self.BLOCK
+        block = self._blocks.get(b)
+        if block is None:
+            asked = self._asked[b] = self._asked.get(b, 0) + 1
+            if asked >= self._after:
+                block = self._block(b)
+        if block is not None:
+            indptr, indices = block
+            j = i - b * self.BLOCK
+            return indices[indptr[j] : indptr[j + 1]]
+        return self._one(i)
+
+    def _one(self, i: int) -> np.ndarray:
         A = self._A
         first = A.indices[A.indptr[i] : A.indptr[i + 1]]
         _, pos = expand_rows(A.indptr, first)
@@ -250,3 +273,22 @@ class TwoStepSets:
             self._kept[i] = out
             self._room -= out.size
         return out
+
+    def _block(self, b: int) -> tuple[np.ndarray, np.ndarray] | None:
+        A = self._A
+        n = A.shape[0]
+        r0, r1 = b * self.BLOCK, min(n, (b + 1) * self.BLOCK)
+        if self._wide is None:  # int8 entries of A would overflow in the product
+            self._wide = A.astype(np.int64)
+        rows = self._wide[r0:r1]
+        eye = sp.csr_array((np.ones(r1 - r0, dtype=np.int64),
+                            (np.arange(r1 - r0), np.arange(r0, r1))), shape=(r1 - r0, n))
+        both = (eye + rows + rows @ self._wide).tocsr()
+        both.sum_duplicates()
+        both.sort_indices()
+        if both.indices.size > self._room:
+            return None
+        self._room -= both.indices.size
+        block = (both.indptr.copy(), both.indices.astype(np.int32))
+        self._blocks[b] = block
+        return block

@@ -15,18 +15,23 @@ ties each), which stops a file of random ids from exhausting the machine.
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ParamSpec
 
 from analytics._fork import usable_cores
 from analytics.errors import AnalyticsError, AnalyticsInputError
 from analytics.model import AnalysisOptions
 from analytics.report.io import read_people, read_tie_columns
 from analytics.results import InputReport
+
+P = ParamSpec("P")
 
 __all__ = [
     "DEFAULT_MAX_PEOPLE",
@@ -285,6 +290,28 @@ def _check_kinds(kinds_in_file: set[str], wanted: frozenset[str] | None, ties_pa
              f"(kinds in the file: {there})")
 
 
+def _collector_paused(run: Callable[P, int]) -> Callable[P, int]:
+    """Run with the cyclic garbage collector paused (and restored after).
+
+    ``analyze`` is one batch that builds millions of long-lived objects (rows, graph,
+    result) which the collector would otherwise scan again and again for cycles they do not
+    have: at 100,000 people reading the ties alone took twice as long. What becomes garbage
+    is still freed by reference counting as usual.
+    """
+    @functools.wraps(run)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> int:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return run(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
+
+
+@_collector_paused
 def run_analyze(
     ties_path: str | Path,
     people_path: str | Path | None,
