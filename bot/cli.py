@@ -94,11 +94,16 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         serve_socket_mode(settings)
         return 0
     settings.require("SLACK_SIGNING_SECRET")
-    from bot.server import serve_http
+    from bot.server import serve_http, worker_count
 
+    try:
+        worker_count(settings.database_url, args.workers)
+    except ConfigError as exc:
+        print(f"{PROG} run: {exc}", file=sys.stderr)
+        return 2
     # serve_http checks the port, the database and the token first (one line on failure),
     # then says where it serves.
-    serve_http(settings, args.host, args.port)
+    serve_http(settings, args.host, args.port, workers=args.workers)
     return 0
 
 
@@ -246,6 +251,12 @@ def _safe_url(url: str) -> str:
         return "<database>"
 
 
+def _positive_int(value: str) -> int:
+    if not value.strip().isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="PeerPulse: see and grow your organisation's informal network."
@@ -257,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--http", action="store_true", help="HTTP mode even if SLACK_APP_TOKEN is set")
     run.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")
     run.add_argument("--host", default="0.0.0.0", help="HTTP bind address (default 0.0.0.0)")
+    run.add_argument("--workers", type=_positive_int, default=None,
+                     help="HTTP worker processes (default: one per core on PostgreSQL; "
+                          "SQLite serves from one)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run the whole bot against a local Slack sandbox")

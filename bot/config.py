@@ -287,6 +287,10 @@ class Settings(BaseSettings):
         default=1.0, ge=0, le=60, alias="PEERPULSE_SEND_CHANNEL_INTERVAL"
     )
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="PEERPULSE_SEND_MAX_ATTEMPTS")
+    # Replicas on PostgreSQL: seconds between a standby's tries for leadership (and the
+    # leader's checks of its lock), so a dead leader is replaced within about this long.
+    leader_retry_seconds: float = Field(default=5.0, gt=0, le=60,
+                                        alias="PEERPULSE_LEADER_RETRY_SECONDS")
 
     @field_validator("owners", "kudos_values", "poll_questions", "poll_schedule",
                      "champion_channels", mode="before")

@@ -5,6 +5,11 @@ run through `Services.call`; `register` adds them all to the runtime's scheduler
 Poll rounds live in the persistent job store (a run missed while the bot was down still
 fires on start-up) and are saved by reference, so their function is module-level and
 finds the running services in ``_ACTIVE``.
+
+Only the leader (`bot.leader`) runs a scheduler, and `OnceExecutor` claims every run in
+the database first, so a run fired by two schedulers (a takeover right at a fire time)
+still happens once. Interval jobs are aligned on a fixed origin, so every scheduler
+gives a run the same fire time.
 """
 
 from __future__ import annotations
@@ -12,11 +17,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from apscheduler.executors.base import run_job
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job as ScheduledJob
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.engine import Engine
 
+from bot.leader import claim_run
 from bot.services import Services, champions, events, polls, retention, roster
 from bot.services import settings as programme
 
@@ -24,6 +35,8 @@ log = logging.getLogger(__name__)
 
 POLL_JOB_PREFIX = "poll-"
 PERSISTENT = "persistent"
+#: Interval jobs fire on this grid (every replica computes the same fire times).
+INTERVAL_ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 _ACTIVE: dict[str, Services] = {}
 R = TypeVar("R")
 
@@ -222,7 +235,9 @@ def schedule(scheduler: BaseScheduler, services: Services) -> list[Job]:
 def register(scheduler: BaseScheduler, services: Services) -> None:
     """Add every job to ``scheduler`` and make the poll jobs match the settings."""
     for job in schedule(scheduler, services):
-        scheduler.add_job(job.run, job.trigger, args=[services], id=job.id, **job.when,
+        when = {"start_date": INTERVAL_ORIGIN, **job.when} if job.trigger == "interval" \
+            else job.when
+        scheduler.add_job(job.run, job.trigger, args=[services], id=job.id, **when,
                           **job.options)
     _ACTIVE["services"] = services
 
@@ -230,3 +245,36 @@ def register(scheduler: BaseScheduler, services: Services) -> None:
 def unregister(services: Services) -> None:
     if _ACTIVE.get("services") is services:
         del _ACTIVE["services"]
+
+
+class OnceExecutor(ThreadPoolExecutor):  # type: ignore[misc]
+    """APScheduler's thread pool, claiming each run (job id and scheduled time) in the
+    database before running it (`bot.leader:claim_run`); a run claimed elsewhere is
+    skipped with one log line."""
+
+    def __init__(self, engine: Engine, runner: str, since: datetime,
+                 max_workers: int = 10) -> None:
+        super().__init__(max_workers)
+        self.engine, self.runner, self.since = engine, runner, since
+
+    def _do_submit_job(self, job: ScheduledJob, run_times: list[datetime]) -> None:
+        def once() -> list[Any]:
+            events: list[Any] = []
+            for run_time in run_times:
+                with claim_run(self.engine, job.id, run_time, self.runner, self.since) as ours:
+                    if ours:
+                        events += run_job(job, job._jobstore_alias, [run_time],
+                                          self._logger.name)
+                    else:
+                        log.info("job %s (scheduled at %s) runs elsewhere; skipped here",
+                                 job.id, run_time.isoformat())
+            return events
+
+        def done(future: Any) -> None:
+            exc = future.exception()
+            if exc is not None:
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, future.result())
+
+        self._pool.submit(once).add_done_callback(done)

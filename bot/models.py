@@ -360,3 +360,17 @@ class Suggestion(Base):
     champion: Mapped[Person] = relationship(foreign_keys=[champion_id])
     subject: Mapped[Person] = relationship(foreign_keys=[subject_id])
     other: Mapped[Person | None] = relationship(foreign_keys=[other_id])
+
+
+class JobRun(Base):
+    """One scheduled run of a job, claimed by the process that carries it out
+    (`bot.leader:claim_run`): however many schedulers fire it, it runs once."""
+
+    __tablename__ = "job_runs"
+
+    job_id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    fire_time: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    runner: Mapped[str] = mapped_column(String(191))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Unset while it runs, or when its process stopped mid-run.
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -221,23 +221,40 @@ def _check_port(host: str, port: int) -> None:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def serve_http(settings: Settings, host: str, port: int, *, threads: int = 8) -> None:
-    """Run gunicorn with one threaded worker.
+def worker_count(database_url: str, requested: int | None) -> int:
+    """How many gunicorn workers to run: ``requested``, else one per core on PostgreSQL
+    and one on SQLite, which serves from one process (ConfigError when asked for more)."""
+    import os
+
+    if database_url.startswith("postgresql"):
+        return requested or os.cpu_count() or 1
+    if requested is not None and requested > 1:
+        raise ConfigError(f"SQLite serves from one process, so --workers {requested} is "
+                          "refused: set DATABASE_URL to PostgreSQL for several workers")
+    return 1
+
+
+def serve_http(settings: Settings, host: str, port: int, *, workers: int | None = None,
+               threads: int = 8) -> None:
+    """Run gunicorn with ``workers`` threaded workers (`worker_count`).
 
     The runtime is built here, before gunicorn starts (migrations applied, `auth.test`
     answered), so a bad token, an unreachable Slack or database stops `peerpulse run` with
-    one line instead of a worker that fails to boot. The worker inherits it through the
-    fork and starts the background work itself. One worker, because the background
-    scheduler must run once per deployment; threads give concurrency for Slack's
-    3-second acks.
+    one line instead of a worker that fails to boot. Each worker inherits it through the
+    fork, opens its own database connections and starts the background work itself: its
+    own outbox sender, and a bid for leadership (`bot.leader`), so the scheduled jobs run
+    in one process however many workers and replicas serve the database. Threads give
+    each worker concurrency for Slack's 3-second acks.
     """
     from gunicorn.app.base import BaseApplication
 
     from bot.runtime import build_runtime
 
+    count = worker_count(settings.database_url, workers)
     _check_port(host, port)
     runtime = build_runtime(settings)
-    log.info("serving POST %s and GET /healthz on http://%s:%s", EVENTS_PATH, host, port)
+    log.info("serving POST %s and GET /healthz on http://%s:%s (%d worker%s)", EVENTS_PATH,
+             host, port, count, "" if count == 1 else "s")
 
     def start_in_worker() -> None:
         # Connections opened before the fork belong to the parent: the worker opens its own.
@@ -258,7 +275,7 @@ def serve_http(settings: Settings, host: str, port: int, *, threads: int = 8) ->
     class PeerPulseServer(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", 1)
+            self.cfg.set("workers", count)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", threads)
             self.cfg.set("timeout", 60)

@@ -35,6 +35,7 @@ sender reads Retry-After itself and reschedules.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -54,6 +55,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import parse_quiet_hours
 from bot.db import transaction
+from bot.leader import HeldLock, holders_gone, lock_key
 from bot.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -254,7 +256,9 @@ class SendReport:
 
 
 class OutboxSender:
-    """The background sender. Run exactly one per deployment (the runtime starts it).
+    """The background sender. The runtime starts one per process: on SQLite there is one
+    process, on PostgreSQL replicas' senders claim rows with ``FOR UPDATE SKIP LOCKED``.
+    The throttle is per sender, so ``per_minute`` is per process.
 
     Parameters
     ----------
@@ -304,12 +308,17 @@ class OutboxSender:
         self.lease, self.idle_sleep, self.batch = lease, idle_sleep, batch
         self.max_age = max_age
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
+        self._named, self._pid = worker_id is not None, os.getpid()
         self.monotonic = monotonic
         self.after_post = after_post
         self.report = SendReport()
         self._consecutive_429 = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Several senders may share a PostgreSQL database (replicas); SQLite has one.
+        bind = sessions.kw.get("bind")
+        self._shared = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
+        self._alive: HeldLock | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -318,7 +327,9 @@ class OutboxSender:
         if self._thread is not None:
             return self._thread
         self._stop.clear()
-        self.recover(orphans_of_others=True)
+        if not self._named and self._pid != os.getpid():  # forked (a gunicorn worker)
+            self.worker_id, self._pid = f"sender-{uuid.uuid4().hex[:12]}", os.getpid()
+        self.recover(orphans_of_others=not self._shared)
         self._thread = threading.Thread(target=self.run, name="peerpulse-outbox", daemon=True)
         self._thread.start()
         return self._thread
@@ -328,6 +339,21 @@ class OutboxSender:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._release_liveness()
+
+    def _hold_liveness(self) -> None:
+        """Replicas: hold an advisory lock named after this sender before claiming rows,
+        so others can tell its rows from those of a sender that died (`recover`)."""
+        if not self._shared:
+            return
+        if self._alive is None:
+            self._alive = HeldLock(self.sessions.kw["bind"], _sender_lock(self.worker_id))
+        self._alive.ensure()
+
+    def _release_liveness(self) -> None:
+        alive, self._alive = self._alive, None
+        if alive is not None:
+            alive.release()
 
     def run(self) -> None:
         last_recover = self.monotonic()
@@ -344,17 +370,21 @@ class OutboxSender:
 
     def drain(self, timeout: float = 60.0) -> SendReport:
         """Send until nothing is due (or ``timeout``): for the CLI, the bench and tests."""
-        self.recover(orphans_of_others=True)
+        self.recover(orphans_of_others=not self._shared)
         deadline = self.monotonic() + timeout
-        while self.monotonic() < deadline:
-            if self.step():
-                continue
-            with self.sessions() as session:
-                left = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-                    OutboxMessage.status.in_((PENDING, SENDING))))
-            if not left:
-                break
-            time.sleep(min(0.05, self.idle_sleep))
+        try:
+            while self.monotonic() < deadline:
+                if self.step():
+                    continue
+                with self.sessions() as session:
+                    left = session.scalar(select(func.count()).select_from(OutboxMessage)
+                                          .where(OutboxMessage.status.in_((PENDING, SENDING))))
+                if not left:
+                    break
+                time.sleep(min(0.05, self.idle_sleep))
+        finally:
+            if self._thread is None:  # nothing of this sender runs on: its claims are free
+                self._release_liveness()
         return self.report
 
     # ------------------------------------------------------------------ recovery
@@ -362,8 +392,12 @@ class OutboxSender:
     def recover(self, *, orphans_of_others: bool) -> int:
         """Put rows stuck in ``sending`` back as ``pending`` + ``uncertain``.
 
-        ``orphans_of_others``: at start-up, every row another sender claimed is an orphan
-        (one sender per deployment); otherwise only rows older than the lease.
+        ``orphans_of_others``: every row another sender claimed is an orphan, true at
+        start-up with one process per database (SQLite). Otherwise only rows claimed
+        longer ago than the lease, and with replicas (PostgreSQL) the rows of senders that
+        no longer hold their liveness lock (`_hold_liveness`): a replica that dies hands
+        its rows on at the next recovery (start-up, or every half lease), and live ones
+        keep theirs.
         """
         now = self.clock()
         stuck = OutboxMessage.status == SENDING
@@ -371,6 +405,17 @@ class OutboxSender:
             cond = stuck & (OutboxMessage.claimed_by != self.worker_id)
         else:
             cond = stuck & (OutboxMessage.claimed_at < now - self.lease)
+        if self._shared:
+            # Replicas: also the rows of senders whose liveness lock is free (they died).
+            with self.sessions() as session:
+                claimers = set(session.scalars(
+                    select(OutboxMessage.claimed_by).distinct()
+                    .where(stuck, OutboxMessage.claimed_by != self.worker_id)))
+                gone = holders_gone(session.connection(),
+                                    {c: _sender_lock(c) for c in claimers if c}) \
+                    if claimers else set()
+            if gone:
+                cond = cond | (stuck & OutboxMessage.claimed_by.in_(sorted(gone)))
         with transaction(self.sessions) as session:
             result = session.execute(
                 update(OutboxMessage).where(cond).values(
@@ -461,6 +506,7 @@ class OutboxSender:
             return row
 
     def _claim_key(self, key: str) -> OutboxMessage | None:
+        self._hold_liveness()
         now = self.clock()
         with transaction(self.sessions) as session:
             claimed = session.execute(
@@ -477,14 +523,25 @@ class OutboxSender:
             return row
 
     def _claim_next(self) -> OutboxMessage | None:
+        self._hold_liveness()
         now = self.clock()
         mono = self.monotonic()
+        due = (select(OutboxMessage.id, OutboxMessage.channel)
+               .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
+               .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+               .limit(self.batch))
+        if self._shared:
+            # Replicas: lock the candidates, skipping rows another sender holds, and claim
+            # one in the same transaction: senders never wait for, or fight over, a row.
+            with transaction(self.sessions) as session:
+                candidates = session.execute(due.with_for_update(skip_locked=True)).all()
+                for row_id, channel in candidates:
+                    if self.throttle.channel_delay(channel, mono) > 0:
+                        continue
+                    return self._claim_locked(session, row_id, now)
+            return None
         with self.sessions() as session:
-            candidates = session.execute(
-                select(OutboxMessage.id, OutboxMessage.channel)
-                .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                .limit(self.batch)).all()
+            candidates = session.execute(due).all()
         for row_id, channel in candidates:
             if self.throttle.channel_delay(channel, mono) > 0:
                 continue
@@ -495,11 +552,21 @@ class OutboxSender:
                     .values(status=SENDING, claimed_by=self.worker_id, claimed_at=now))
                 if getattr(claimed, "rowcount", 0) != 1:
                     continue  # another sender won it
-                row = session.get(OutboxMessage, row_id)
-                assert row is not None
-                session.expunge(row)
-                return row
+                return self._claim_locked(session, row_id, now, updated=True)
         return None
+
+    def _claim_locked(self, session: Session, row_id: int, now: datetime, *,
+                      updated: bool = False) -> OutboxMessage:
+        """Mark a row this transaction holds as ours, and return it detached."""
+        if not updated:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                            .values(status=SENDING, claimed_by=self.worker_id,
+                                    claimed_at=now))
+        row = session.get(OutboxMessage, row_id, populate_existing=True)
+        assert row is not None
+        session.flush()
+        session.expunge(row)
+        return row
 
     def _client(self, row: OutboxMessage) -> WebClient:
         """The Slack client of the row's tenant (`Uninstalled` when it has none)."""
@@ -760,6 +827,10 @@ def _failure(exc: SlackApiError) -> tuple[int, str]:
 def _unknown_outcome(status: int, error: str) -> bool:
     """Whether Slack may have carried out a call that failed this way."""
     return status >= 500 or error == "not_json" or error in AMBIGUOUS_ERRORS
+
+
+def _sender_lock(worker_id: str) -> int:
+    return lock_key(f"outbox-sender:{worker_id}")
 
 
 def _retry_after(headers: Mapping[str, Any] | None) -> float:

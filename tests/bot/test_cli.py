@@ -66,7 +66,8 @@ def test_app_token_selects_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 
     chosen: list[str] = []
     monkeypatch.setattr(bot.server, "serve_socket_mode", lambda s: chosen.append("socket"))
-    monkeypatch.setattr(bot.server, "serve_http", lambda s, h, p: chosen.append(f"http:{p}"))
+    monkeypatch.setattr(bot.server, "serve_http",
+                        lambda s, h, p, **_: chosen.append(f"http:{p}"))
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")

@@ -146,6 +146,7 @@ def test_crash_before_posting_sends_after_restart(
     queue(sessions, ["U001"])
     first = sender(sessions, sandbox)
     assert first._claim_next() is not None  # claimed, then the process dies
+    first.stop()  # ... and its liveness lock (replicas, PostgreSQL) goes with it
     assert sandbox.messages() == []
     sender(sessions, sandbox).drain(timeout=10)
     assert posted_keys(sandbox) == Counter({"m:U001": 1})

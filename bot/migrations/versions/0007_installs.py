@@ -2,7 +2,7 @@
 tables of slack_sdk's SQLAlchemy installation and OAuth state stores
 
 Revision ID: 0007
-Revises: 0005 (0006 once it lands)
+Revises: 0006
 Create Date: 2026-12-02 22:00:00
 
 The three ``slack_*`` tables are the ones `SQLAlchemyInstallationStore` and
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"  # re-pointed to "0006" once 0006 lands
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
