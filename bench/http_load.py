@@ -4,7 +4,7 @@ and events at a fixed rate, then the database checked for lost or doubled ties.
     .venv/bin/python bench/http_load.py [--rate 100] [--seconds 30]
         [--database sqlite|postgresql] [--workers N] [--replicas N]
     .venv/bin/python bench/http_load.py --url http://127.0.0.1:3000 --database-url URL \
-        --signing-secret SECRET          # a bot already running (its own sandbox and roster)
+        --signing-secret SECRET --owner UID  # a bot already running (its own Slack)
 
 Without ``--url`` it starts the local Slack sandbox with a simulated organisation and
 ``peerpulse run --http`` against it (``bot.devkit.botprocess``), on a fresh SQLite file or a
@@ -507,8 +507,10 @@ def report(results: list[Result], elapsed: float, rate: float, check: Check | No
           f"{percentile(late, 99):.1f} ms, max {max(late, default=0):.1f} ms")
     ok_total &= not errors and not over
     shares = ", ".join(f"{name} {seconds / wall:.0%}" for name, seconds in cpu.items())
-    print(f"CPU during the load (share of one core, over {wall:.1f} s): {shares}; "
-          f"the bot used {cpu['bot'] / max(1, len(results)) * 1000:.1f} ms of CPU a request")
+    answered = sum(1 for r in results if r.status)
+    per_request = (f"; the bot used {cpu['bot'] / answered * 1000:.1f} ms of CPU an answered "
+                   "request" if "bot" in cpu and answered else "")
+    print(f"CPU during the load (share of one core, over {wall:.1f} s): {shares}{per_request}")
     if check is not None:
         good = not (check.lost or check.doubled or check.unexpected or check.kudos_pending
                     or check.events_recorded != check.events_expected)
@@ -566,6 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--database-url", help="with --url: the bot's database, to read the "
                         "people and check the ties; else: the PostgreSQL server to use")
     parser.add_argument("--signing-secret", default=SECRET)
+    parser.add_argument("--owner", help="with --url: a programme owner's Slack id (one of the "
+                        "bot's PEERPULSE_OWNERS); reaction kudos must be on for the event ties")
     parser.add_argument("--code", type=Path, help="run the bot from another checkout (e.g. "
                         "`git archive` of an older commit) to compare")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (bot logs)")
@@ -602,7 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with Session(engine) as s:
                 people = list(s.scalars(select(Person.slack_id).where(
                     Person.is_active, Person.is_deleted.is_(False))))
-            owner = people[0]
+            owner = args.owner or people[0]
             polls: list[Poll] = []
             targets = [(urlsplit(u).hostname or "127.0.0.1", urlsplit(u).port or 80)
                        for u in args.url]
@@ -684,7 +688,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "select pid from pg_stat_activity where datname = current_database() "
                     "and pid <> pg_backend_pid()")).scalars())
         after = os.times()
-        cpu = {"bot": meter.used(all_bot), "load generator": generator_cpu,
+        cpu = {"bot": meter.used(all_bot)} if bots else {}
+        cpu |= {"load generator": generator_cpu,
                "sandbox+bench": (after.user + after.system) - (me.user + me.system)}
         if dialect == "postgresql":
             cpu["postgres (bench db)"] = meter.used(pg_pids)
