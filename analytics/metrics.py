@@ -143,7 +143,7 @@ def _brandes_batched(A: sp.csr_array, sources: np.ndarray,
         levels: list[np.ndarray] = []  # levels[d - 1]: reached at depth d
         while True:
             arrived = At @ frontier  # shortest-path counts reaching each node this level
-            arrived[seen] = 0.0
+            np.copyto(arrived, 0.0, where=seen)  # (a masked copy: no index arrays built)
             new = arrived > 0.0
             if not new.any():
                 break
@@ -153,10 +153,12 @@ def _brandes_batched(A: sp.csr_array, sources: np.ndarray,
             frontier = arrived
         inverse = np.divide(1.0, sigma, out=np.zeros_like(sigma), where=sigma > 0.0)
         delta = np.zeros((n, batch.size), dtype=dtype)
+        coef = np.empty((n, batch.size), dtype=dtype)  # reused by every level
         # Depth d pushes its dependency back to depth d - 1; depth 0 (the sources) and
         # unreachable nodes collect nothing.
         for d in range(len(levels), 1, -1):
-            coef = (1.0 + delta) * inverse
+            np.add(delta, 1.0, out=coef)
+            coef *= inverse
             coef *= levels[d - 1]
             pulled = A @ coef  # for v: sum of coef over its successors
             pulled *= sigma
