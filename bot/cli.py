@@ -126,13 +126,16 @@ def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_roster_sync(args: argparse.Namespace, settings: Settings) -> int:
-    settings.require("SLACK_BOT_TOKEN")
+    settings.require_slack_access()
     _setup_logging(settings, args.verbose)
     from bot.app import identify_workspace
     from bot.services import roster
 
-    services = _services(settings, workspace=False)
-    identify_workspace(services)
+    if settings.oauth:  # an installed tenant, with its own token
+        services = _services(settings, args.team)
+    else:
+        services = _services(settings, workspace=False)
+        identify_workspace(services)
     result = services.call(roster.sync)
     print(f"{PROG}: roster synced: {result.summary()}")
     return 0
@@ -156,7 +159,7 @@ def cmd_poll_send_now(args: argparse.Namespace, settings: Settings) -> int:
     if args.sample is not None and not 0 < args.sample <= 1:
         raise CommandFailed("--sample must be a fraction in (0, 1], e.g. 0.25")
     if args.wait:  # checked first: a round opened and then left undelivered helps nobody
-        settings.require("SLACK_BOT_TOKEN")
+        settings.require_slack_access()
     services = _services(settings, args.team)
     opened = services.call(polls.start_round, args.question, trigger="cli", sample=args.sample)
     print(f"{PROG}: poll round {opened.round_id} ({opened.question}): {opened.asked} people "
@@ -302,7 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help="CSV with slack_id or email, and team, manager, title")
     imp.add_argument("--team", help="Slack team id, when several workspaces are stored")
     imp.set_defaults(func=cmd_roster_import)
-    rsub.add_parser("sync", help="sync people from Slack now").set_defaults(func=cmd_roster_sync)
+    rsync = rsub.add_parser("sync", help="sync people from Slack now")
+    rsync.add_argument("--team", help="with installs through OAuth: the installed team id "
+                                      "(or enterprise id), when several are stored")
+    rsync.set_defaults(func=cmd_roster_sync)
 
     audit = sub.add_parser("audit", help="show the audit log (snapshots, exports, settings)")
     audit.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")

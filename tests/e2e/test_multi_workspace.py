@@ -271,6 +271,20 @@ def test_poll_answers_stay_in_their_organisation(orgs: Orgs, monkeypatch: pytest
     assert not any("UB3" in pair for pair in ties_of(orgs, "TA"))
 
 
+def test_cli_commands_pick_an_installed_tenant_and_use_its_token(
+        orgs: Orgs, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in orgs.env.items():
+        monkeypatch.setenv(name, value)
+    since = len(orgs.sandbox.calls("users.list"))
+    assert main(["roster", "sync", "--team", "EG"]) == 0
+    assert "7 people" in capsys.readouterr().out  # both workspaces of the organisation
+    calls = orgs.sandbox.calls("users.list")[since:]
+    assert {c.token for c in calls} == {token_of(orgs, "EG")}
+    assert {c.params.get("team_id") for c in calls} == {"TG1", "TG2"}
+    assert main(["roster", "sync"]) == 1  # several tenants: which one?
+    assert "choose one with --team" in capsys.readouterr().err
+
+
 def test_an_org_wide_install_makes_one_network_across_its_workspaces(orgs: Orgs) -> None:
     resp = orgs.g1.slash_command("/kudos", "<@UG21> thanks for the hand-over #teamwork",
                                  "UG11")
