@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -105,26 +106,34 @@ def write_inputs(n: int, folder: Path, seed: int = 0) -> None:
 
 _LAUNCH = (
     "import atexit, resource, runpy, sys\n"
-    "atexit.register(lambda: sys.stderr.write("
-    "'\\nPEAK_KB %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+    "def _usage():\n"
+    "    me = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    kids = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "    sys.stderr.write('\\nPEAK_KB %d %d CPU_S %.3f\\n' % (me.ru_maxrss, kids.ru_maxrss, "
+    "me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime))\n"
+    "atexit.register(_usage)\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__') if sys.argv[0].endswith('.py') "
     "else runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
 )
 
 
-def run_process(target: list[str], cwd: Path) -> tuple[float, float, str]:
+def run_process(target: list[str], cwd: Path) -> tuple[float, float, str, float, float]:
     """Run ``python <module or script> args`` in a fresh process; return its wall time (s),
-    its own peak memory (MB, its ru_maxrss, reported as it exits) and its stdout."""
+    its own peak memory (MB, its ru_maxrss, reported as it exits), its stdout, the peak of
+    its largest child process (MB; 0 without any: ``analyze`` forks helpers on large
+    networks) and the CPU time of the process and its children (s)."""
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _LAUNCH, *target], cwd=cwd,
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{target} failed ({done.returncode}): {done.stderr[-2000:]}")
-    peaks = [line for line in done.stderr.splitlines() if line.startswith("PEAK_KB ")]
-    peak_mb = int(peaks[-1].split()[1]) / 1024.0 if peaks else float("nan")
-    return wall, peak_mb, done.stdout
+    peaks = [line.split() for line in done.stderr.splitlines() if line.startswith("PEAK_KB ")]
+    if not peaks:
+        return wall, float("nan"), done.stdout, float("nan"), float("nan")
+    own, child, cpu = int(peaks[-1][1]), int(peaks[-1][2]), float(peaks[-1][4])
+    return wall, own / 1024.0, done.stdout, child / 1024.0, cpu
 
 
 # ---------------------------------------------------------------------------- workers
@@ -288,24 +297,32 @@ def main(argv: list[str] | None = None) -> int:
             for run in range(args.runs):
                 print(f"size {n}, run {run + 1}/{args.runs}: ours ...", file=sys.stderr,
                       flush=True)
-                wall, peak, _ = run_process(
+                load = os.getloadavg()[0]
+                wall, peak, _, child, cpu = run_process(
                     ["analytics.report.cli", "--ties",
                      str(folder / "ties.csv"), "--people", str(folder / "people.csv"),
                      "--out", str(folder / f"out{run}"), "--seed", str(args.seed)], ROOT)
                 figures.setdefault("ours_s", []).append(wall)
                 figures.setdefault("ours_mb", []).append(peak)
-                print(f"  ours {wall:.1f} s, {peak:.0f} MB; igraph ...", file=sys.stderr,
-                      flush=True)
-                wall, peak, out = run_process(
+                figures.setdefault("ours_child_mb", []).append(child)
+                figures.setdefault("ours_cpu_s", []).append(cpu)
+                print(f"  ours {wall:.1f} s ({cpu:.1f} s CPU), {peak:.0f} MB (largest helper "
+                      f"process {child:.0f} MB); igraph ...", file=sys.stderr, flush=True)
+                wall, peak, out, _, cpu = run_process(
                     [__file__, "--worker", "igraph", "--folder", str(folder),
                      "--seed", str(args.seed)], ROOT)
                 figures.setdefault("igraph_s", []).append(wall)
                 figures.setdefault("igraph_mb", []).append(peak)
+                figures.setdefault("igraph_cpu_s", []).append(cpu)
                 figures.setdefault("ratio", []).append(
                     figures["ours_s"][-1] / figures["igraph_s"][-1])
-                print(f"  igraph {wall:.1f} s", file=sys.stderr, flush=True)
+                figures.setdefault("cpu_ratio", []).append(
+                    figures["ours_cpu_s"][-1] / figures["igraph_cpu_s"][-1])
+                figures.setdefault("load", []).append(load)
+                print(f"  igraph {wall:.1f} s ({cpu:.1f} s CPU); load average before the "
+                      f"pair {load:.1f}", file=sys.stderr, flush=True)
                 if not args.skip_owners and n <= args.owner_max:
-                    _, peak, out = run_process(
+                    _, peak, out, _, _ = run_process(
                         [__file__, "--worker", "owners", "--folder",
                          str(folder)], ROOT)
                     owners = json.loads(out.strip().splitlines()[-1])
@@ -316,12 +333,16 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = f"{args.runs} run{'s' if args.runs != 1 else ''}: median [min-max]"
     print(f"\n`peerpulse analyze`, whole command, against the igraph reference ({runs})\n")
-    print("| people | ties | ours (s) | igraph (s) | ours / igraph | ours peak (MB) | target |")
-    print("|---|---|---|---|---|---|---|")
+    print("| people | ties | ours (s) | igraph (s) | ours / igraph | CPU s ours / igraph "
+          "| ours peak (MB) | largest helper process (MB) | load average | target |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n, f in raw.items():
         print(f"| {n:,} | {int(f['ties'][0]):,} | {_stat(f['ours_s'], '{:.1f}')} | "
               f"{_stat(f['igraph_s'], '{:.1f}')} | {_stat(f['ratio'], '{:.2f}x')} | "
-              f"{_stat(f['ours_mb'], '{:.0f}')} | {TARGETS.get(n, '')} |")
+              f"{_stat(f['ours_cpu_s'], '{:.1f}')} / {_stat(f['igraph_cpu_s'], '{:.1f}')} "
+              f"({_stat(f['cpu_ratio'], '{:.2f}x')}) | "
+              f"{_stat(f['ours_mb'], '{:.0f}')} | {_stat(f['ours_child_mb'], '{:.0f}')} | "
+              f"{_stat(f['load'], '{:.1f}')} | {TARGETS.get(n, '')} |")
     owner_rows = {n: f for n, f in raw.items() if "person_s" in f}
     if owner_rows:
         print(f"\nOwners' questions on a SQLite database of the same data, seconds ({runs})\n")
@@ -338,8 +359,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{int(statistics.median(f['analyses_computed']))} | "
                   f"{_stat(f['owners_mb'], '{:.0f}')} |")
     print("\nours: `python -m analytics.report.cli` as a fresh process (start-up, reading, "
-          "analysis, all six files); igraph: the reference pipeline as a fresh process. "
-          "Peak memory is each process's own ru_maxrss.")
+          "analysis, all six files; from 2,000 people it forks helper processes for "
+          "betweenness, the Gephi files and the picture); igraph: the reference pipeline as a "
+          "fresh process. Wall times depend on how busy the machine is (the load average "
+          "taken before each pair); CPU seconds (the process and its children) do less so. "
+          "Peak memory is each process's own ru_maxrss; a helper's peak counts pages it "
+          "shares with the main process (forked copy-on-write), so the two do not add up.")
     if args.json:
         args.json.write_text(json.dumps({str(n): f for n, f in raw.items()}, indent=2))
     return 0
