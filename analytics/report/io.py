@@ -234,6 +234,11 @@ class SafeWriter:
         for row in rows:
             self.writerow(row)
 
+    def writerows_neutral(self, rows: Iterable[Iterable[object]]) -> None:
+        """Write rows whose text cells the caller has already passed through
+        :func:`neutralise_cell` (one pass over the cells instead of two)."""
+        self._writer.writerows(rows)
+
 
 def csv_writer(handle: IO[str]) -> SafeWriter:
     """The CSV writer every file the project writes uses (formula cells neutralised).

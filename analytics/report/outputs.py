@@ -34,7 +34,7 @@ from analytics.layout import layout
 from analytics.model import Analysis
 from analytics.report.draw import draw_network, group_colours
 from analytics.report.html import CONFIDENTIAL, render_report
-from analytics.report.io import csv_writer
+from analytics.report.io import csv_writer, neutralise_cell
 from analytics.trends import TrendPoint, trend_point
 
 __all__ = [
@@ -596,11 +596,27 @@ def _write_people_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     # roles last: it is the one list-valued column, easiest to read at the end of a row.
     columns.pop("roles", None)
     columns["roles"] = None
+    names = list(columns)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv_writer(handle)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_csv_cell(row.get(column)) for column in columns])
+        writer.writerow(names)
+        for start in range(0, len(rows), _CHUNK):
+            writer.writerows_neutral([[_people_cell(row.get(column)) for column in names]
+                                      for row in rows[start:start + _CHUNK]])
+
+
+def _people_cell(value: Any) -> str:
+    """:func:`_csv_cell`, neutralised as :func:`~analytics.report.io.csv_writer` would: text
+    through :func:`~analytics.report.io.neutralise_cell`, numbers as they are (a formatted
+    number is a plain number, which neutralising leaves alone)."""
+    kind = type(value)
+    if kind is str:
+        return neutralise_cell(value)
+    if kind is float:
+        return format(value, ".10g") if math.isfinite(value) else ""
+    if kind is int:
+        return str(value)
+    return neutralise_cell(_csv_cell(value))
 
 
 def metrics_json(result: Mapping[str, Any]) -> str:
@@ -625,10 +641,11 @@ def metrics_json(result: Mapping[str, Any]) -> str:
       ]
     }
     """
+    encode = json.JSONEncoder(allow_nan=False, ensure_ascii=False).encode  # what json.dumps
+    # builds for these options on every call
+
     def lines(rows: Iterable[Any], indent: str) -> str:
-        body = f",\n{indent}  ".join(
-            json.dumps(row, allow_nan=False, ensure_ascii=False) for row in rows
-        )
+        body = f",\n{indent}  ".join(map(encode, rows))
         return f"[\n{indent}  {body}\n{indent}]"
 
     parts = []
