@@ -632,9 +632,15 @@ def answer_by_dm(uow: Unit, request_key: str) -> str | None:
 
 
 def finish_unfinished(services: Services, before: datetime) -> int:
-    """At start-up: carry out every `/kudos` that a stopped process acknowledged but did not
-    finish, and answer each giver by DM. Returns how many are left (they failed again and
-    stay recorded for the next try). Every active tenant's, each with its own client."""
+    """Carry out every `/kudos` recorded before ``before`` that a stopped process
+    acknowledged but did not finish, and answer each giver by DM. Returns how many are left
+    (they failed again and stay recorded for the next try). Every active tenant's, each
+    with its own client.
+
+    Run by the leader only (`bot.runtime`), with ``before`` chosen so that no live process
+    is still working on what it finishes: this start (SQLite, one process), or with
+    replicas the start of the longest-running live one, or two minutes ago. A request
+    finished twice all the same still counts once (ties have unique origin keys)."""
     return sum(_finish_unfinished(tenant, before) for tenant in services.tenants())
 
 
