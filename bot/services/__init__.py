@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from bot.models import Workspace
     from bot.services.delivery import Delivery, DeliveryReport
     from bot.services.outbox import Outgoing
-    from bot.services.settings import ProgrammeSettings
+    from bot.services.settings import ProgrammeSettings, SettingsCache
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,15 +44,32 @@ class WorkspaceUnknown(PeerPulseError):
 
 @dataclass
 class Unit:
-    """One unit of work: a transaction and the collaborators a use case may need."""
+    """One unit of work: a transaction and the collaborators a use case may need.
+
+    ``workspace_id`` is the tenant every query is scoped by; ``workspace``, its row, is
+    read in this transaction the first time a use case asks for it (most only need the id).
+    """
 
     session: Session
-    workspace: Workspace
+    workspace_id: int
     prefs: ProgrammeSettings
     now: datetime
     settings: Settings
     slack: WebClient
     queued: list[str] = field(default_factory=list)
+    _workspace: Workspace | None = field(default=None, repr=False)
+
+    @property
+    def workspace(self) -> Workspace:
+        """The tenant's row, attached to this unit's session (fresh, and writable)."""
+        if self._workspace is None:
+            from bot.models import Workspace
+
+            found = self.session.get(Workspace, self.workspace_id)
+            if found is None:
+                raise WorkspaceUnknown("the workspace is no longer recorded")
+            self._workspace = found
+        return self._workspace
 
     def send(self, messages: Iterable[Outgoing]) -> list[str]:
         """Queue messages in the outbox inside this transaction: they are committed with
@@ -61,7 +78,7 @@ class Unit:
         from bot.services.outbox import enqueue
 
         batch = list(messages)
-        enqueue(self.session, self.workspace.id, batch, self.now)
+        enqueue(self.session, self.workspace_id, batch, self.now)
         keys = [m.key for m in batch]
         self.queued.extend(keys)
         return keys
@@ -89,6 +106,8 @@ class Services:
     team_id: str = ""
     workspace_id: int = 0
     installs: Installs | None = None
+    # Shared by every bound copy (`bound` copies the reference); built on first use.
+    _prefs_cache: list[SettingsCache] = field(default_factory=list, repr=False)
 
     def bound(self, workspace_id: int, team_id: str, client: WebClient | None = None
               ) -> Services:
@@ -128,17 +147,23 @@ class Services:
         """One transaction (commit on success, roll back on error) with its workspace row
         and effective programme settings."""
         from bot.db import transaction
-        from bot.models import Workspace
-        from bot.services.settings import effective_settings
 
+        cache = self._settings_cache()
         with transaction(self.sessions) as session:
-            workspace = session.get(Workspace, self.workspace_id)
-            if workspace is None:
+            prefs = cache.read(session, self.workspace_id)
+            if prefs is None:
                 raise WorkspaceUnknown(
                     "no workspace recorded yet: start the bot once (peerpulse run) so it "
                     "learns its workspace and syncs the roster")
-            prefs = effective_settings(session, workspace.id, self.settings)
-            yield Unit(session, workspace, prefs, self.clock(), self.settings, self.client)
+            yield Unit(session, self.workspace_id, prefs, self.clock(), self.settings,
+                       self.client)
+
+    def _settings_cache(self) -> SettingsCache:
+        if not self._prefs_cache or self._prefs_cache[0].settings is not self.settings:
+            from bot.services.settings import SettingsCache
+
+            self._prefs_cache[:] = [SettingsCache(self.settings)]
+        return self._prefs_cache[0]
 
     def call(self, use_case: Callable[Concatenate[Unit, P], R], *args: P.args,
              **kwargs: P.kwargs) -> R:
