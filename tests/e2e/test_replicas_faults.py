@@ -231,7 +231,10 @@ def test_a_replica_killed_mid_poll_round_loses_and_doubles_no_poll_dm(
     open_round(monkeypatch, database)
     wait_until(lambda: sum(poll_dms(sandbox).values()) >= 8, timeout=30,
                what="8 poll DMs delivered")
-    victim = stacks[1]
+    # A replica with a post under way (its connection to Slack open) dies.
+    victim = wait_until_value(
+        lambda: next((s for s in stacks[1:] if talking_to(sandbox.port, processes(s))), None),
+        10, "a replica mid-post")
     victim.bot.kill()
     at_kill = sum(poll_dms(sandbox).values())
     assert at_kill < len(people), "the kill lands mid-round"
