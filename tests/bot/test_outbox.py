@@ -170,7 +170,9 @@ def test_unverifiable_uncertain_send_is_posted_again_never_lost(
     # A history that can never be read here (no scope for that channel): a possible
     # duplicate beats a loss.
     queue(sessions, ["U001"])
-    sender(sessions, sandbox)._claim_next()
+    dead = sender(sessions, sandbox)
+    dead._claim_next()
+    dead.stop()  # its process dies, and its liveness lock (PostgreSQL) with it
     sandbox.fail("conversations.history", error="missing_scope", times=None)
     sender(sessions, sandbox).drain(timeout=10)
     with sessions() as s:
