@@ -25,7 +25,9 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -37,7 +39,7 @@ from bot.services.delivery import message_key
 from bot.services.outbox import Outgoing
 from bot.services.roster import apply_user, is_person
 from bot.services.settings import ProgrammeSettings
-from bot.services.ties import NewTie, record_tie
+from bot.services.ties import NewTie, insert_tie
 from bot.ui import MAX_RECIPIENTS
 
 log = logging.getLogger(__name__)
@@ -219,6 +221,69 @@ def expand_groups(client: WebClient, groups: Iterable[str]) -> list[str]:
     return members
 
 
+def _row(session: Session, workspace: Workspace | int) -> Workspace:
+    if isinstance(workspace, Workspace):
+        return workspace
+    found = session.get(Workspace, workspace)
+    if found is None:
+        raise PeerPulseError("the workspace is no longer recorded")
+    return found
+
+
+def _id(workspace: Workspace | int) -> int:
+    return workspace if isinstance(workspace, int) else workspace.id
+
+
+# The statements of a kudos, built once (building one costs more than running it). Plain
+# table columns: the rows come back as tuples, never as ORM objects.
+_PEOPLE_T: Any = Person.__table__
+_TIES_T: Any = Tie.__table__
+_P, _T = _PEOPLE_T.c, _TIES_T.c
+_PEOPLE = select(_P.slack_id, _P.id, _P.is_active, _P.opted_out).where(
+    _P.workspace_id == bindparam("ws"), _P.slack_id.in_(bindparam("slack_ids", expanding=True)))
+_SEEN = select(_T.origin_key).where(
+    _T.workspace_id == bindparam("ws"), _T.origin_key.in_(bindparam("keys", expanding=True)))
+_HOLD = (update(_PEOPLE_T).where(_P.id == bindparam("giver_id"))
+         .values(updated_at=_P.updated_at))
+_REPEATED = (select(_P.slack_id).join(_TIES_T, _T.target_id == _P.id).where(
+    _T.workspace_id == bindparam("ws"), _T.source_id == bindparam("giver_id"),
+    _T.kind == KIND, _T.origin == bindparam("origin"), _T.reason == bindparam("reason"),
+    _T.created_at >= bindparam("since"), _P.slack_id.in_(bindparam("slack_ids", expanding=True))))
+_GIVEN_TODAY = select(func.count(_T.id)).where(
+    _T.workspace_id == bindparam("ws"), _T.source_id == bindparam("giver_id"), _T.kind == KIND,
+    _T.created_at >= bindparam("since"))
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the kudos rules need of a stored person."""
+
+    id: int
+    is_active: bool
+    opted_out: bool
+
+
+def known_people(session: Session, workspace_id: int, slack_ids: Iterable[str]
+                 ) -> dict[str, Known]:
+    """The stored people among ``slack_ids``, in one query."""
+    rows = session.execute(_PEOPLE, {"ws": workspace_id, "slack_ids": list(set(slack_ids))})
+    return {sid: Known(pid, bool(active), bool(out)) for sid, pid, active, out in rows}
+
+
+def _resolve(session: Session, client: WebClient, workspace: Workspace | int,
+             known: dict[str, Known], slack_id: str) -> Known | None:
+    """`resolve_person` for someone maybe among ``known`` already."""
+    found = known.get(slack_id)
+    if found is not None:
+        return found
+    person = resolve_person(session, client, _row(session, workspace), slack_id)
+    if person is None:
+        return None
+    session.flush()
+    found = known[slack_id] = Known(person.id, person.is_active, person.opted_out)
+    return found
+
+
 def resolve_person(session: Session, client: WebClient, workspace: Workspace, slack_id: str
                    ) -> Person | None:
     """The stored person, or one fetched with `users.info` if the roster has not seen them.
@@ -240,12 +305,12 @@ def resolve_person(session: Session, client: WebClient, workspace: Workspace, sl
     return apply_user(session, workspace, user)
 
 
-def _check_recipient(session: Session, client: WebClient, workspace: Workspace, giver: str,
-                     slack_id: str) -> None:
+def _check_recipient(session: Session, client: WebClient, workspace: Workspace | int,
+                     giver: str, slack_id: str, known: dict[str, Known]) -> Known:
     if slack_id == giver:
         raise KudosRejected("Kudos are for other people — you can't recognise yourself. "
                             "Who helped you?")
-    person = resolve_person(session, client, workspace, slack_id)
+    person = _resolve(session, client, workspace, known, slack_id)
     if person is None:
         raise KudosRejected(f"{at(slack_id)} is a bot; kudos are for people.")
     if not person.is_active:
@@ -253,17 +318,17 @@ def _check_recipient(session: Session, client: WebClient, workspace: Workspace, 
     if person.opted_out:
         raise KudosRejected(f"{at(slack_id)} doesn't take part in PeerPulse, so I can't record "
                             "kudos for them.")
+    return person
 
 
-def given_today(session: Session, workspace: Workspace, giver: Person, now: datetime) -> int:
+def given_today(session: Session, workspace: Workspace | int, giver: Person | Known,
+                now: datetime) -> int:
     """Kudos ties given in the 24 hours before ``now`` (the daily cap's count)."""
-    return int(session.scalar(
-        select(func.count(Tie.id)).where(
-            Tie.workspace_id == workspace.id, Tie.source_id == giver.id, Tie.kind == KIND,
-            Tie.created_at >= now - timedelta(days=1))) or 0)
+    return int(session.scalar(_GIVEN_TODAY, {"ws": _id(workspace), "giver_id": giver.id,
+                                             "since": now - timedelta(days=1)}) or 0)
 
 
-def hold_giver(session: Session, giver: Person) -> None:
+def hold_giver(session: Session, giver: Person | Known) -> None:
     """Make concurrent kudos from ``giver`` wait for each other until this transaction ends,
     so the daily cap and the repeat check see every kudos committed before them.
 
@@ -272,13 +337,11 @@ def hold_giver(session: Session, giver: Person) -> None:
     thanking each other cannot deadlock), and the write lock on SQLite, taken before the
     count is read.
     """
-    session.execute(update(Person).where(Person.id == giver.id)
-                    .values(updated_at=Person.updated_at)
-                    .execution_options(synchronize_session=False))
+    session.execute(_HOLD, {"giver_id": giver.id})
 
 
-def repeated(session: Session, workspace: Workspace, giver: Person, recipients: Iterable[str],
-             reason: str, now: datetime, origin: str) -> set[str]:
+def repeated(session: Session, workspace: Workspace | int, giver: Person | Known,
+             recipients: Iterable[str], reason: str, now: datetime, origin: str) -> set[str]:
     """Recipients who got this very kudos (same giver and reason) within `REPEAT_WINDOW`.
 
     A giver who is not sure a kudos went through gives it again; it must count once.
@@ -286,12 +349,9 @@ def repeated(session: Session, workspace: Workspace, giver: Person, recipients: 
     """
     if origin != "kudos":
         return set()
-    target = aliased(Person)
-    return set(session.scalars(
-        select(target.slack_id).join(Tie, Tie.target_id == target.id).where(
-            Tie.workspace_id == workspace.id, Tie.source_id == giver.id, Tie.kind == KIND,
-            Tie.origin == origin, Tie.reason == reason,
-            Tie.created_at >= now - REPEAT_WINDOW, target.slack_id.in_(list(recipients)))))
+    return set(session.scalars(_REPEATED, {
+        "ws": _id(workspace), "giver_id": giver.id, "origin": origin, "reason": reason,
+        "since": now - REPEAT_WINDOW, "slack_ids": list(recipients)}))
 
 
 def check_reason(reason: str, limit: int) -> str:
@@ -306,9 +366,13 @@ def check_reason(reason: str, limit: int) -> str:
     return reason
 
 
-def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft: KudosDraft,
-               *, prefs: ProgrammeSettings, now: datetime, origin: str = "kudos") -> KudosOutcome:
-    """Check every rule, then store one `recognised` tie per recipient (idempotently)."""
+def give_kudos(session: Session, client: WebClient, workspace: Workspace | int,
+               draft: KudosDraft, *, prefs: ProgrammeSettings, now: datetime,
+               origin: str = "kudos") -> KudosOutcome:
+    """Check every rule, then store one `recognised` tie per recipient (idempotently).
+
+    ``workspace``: the row or its id (the row is read only to add someone the roster has
+    not seen yet)."""
     members = expand_groups(client, draft.groups) if draft.groups else []
     explicit = list(dict.fromkeys(draft.recipients))
     # A giver inside a group they mention is quietly left out; naming oneself is not.
@@ -325,7 +389,9 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft:
         raise KudosRejected(f"{escape_slack(clean_text(draft.value))} is not one of the "
                             "values.", field="value")
 
-    giver = resolve_person(session, client, workspace, draft.giver)
+    ws = _id(workspace)
+    known = known_people(session, ws, [draft.giver, *recipients])
+    giver = _resolve(session, client, workspace, known, draft.giver)
     if giver is None or not giver.is_active:
         raise KudosRejected("Only active people can give kudos.")
     if giver.opted_out:
@@ -333,14 +399,13 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft:
                             "again.")
     outcome = KudosOutcome(giver=draft.giver, reason=reason, value=draft.value, origin=origin)
     keys = {r: kudos_key(origin, draft.request_key, r) for r in recipients}
-    seen = set(session.scalars(select(Tie.origin_key).where(
-        Tie.workspace_id == workspace.id, Tie.origin_key.in_(list(keys.values())))))
+    seen = set(session.scalars(_SEEN, {"ws": ws, "keys": list(keys.values())}))
     fresh = [r for r in recipients if keys[r] not in seen]
     outcome.already = [r for r in recipients if keys[r] in seen]
     if not fresh:
         return outcome
-    for r in fresh:
-        _check_recipient(session, client, workspace, draft.giver, r)
+    targets = {r: _check_recipient(session, client, workspace, draft.giver, r, known)
+               for r in fresh}
     hold_giver(session, giver)
     again = repeated(session, workspace, giver, fresh, reason, now, origin)
     outcome.already += [r for r in fresh if r in again]
@@ -356,14 +421,15 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace, draft:
     for r in fresh:
         tie = NewTie(source=draft.giver, target=r, kind=KIND, origin=origin,
                      origin_key=keys[r], occurred_at=now, reason=reason, value=draft.value)
-        if record_tie(session, workspace, tie):
+        if insert_tie(session, ws, giver.id, targets[r].id, tie):
             outcome.stored.append(r)
         else:
             outcome.already.append(r)
     return outcome
 
 
-def reaction_kudos(session: Session, client: WebClient, workspace: Workspace, *, reactor: str,
+def reaction_kudos(session: Session, client: WebClient, workspace: Workspace | int, *,
+                   reactor: str,
                    author: str | None, channel: str, ts: str, prefs: ProgrammeSettings,
                    now: datetime) -> bool:
     """A configured emoji on a message recognises its author. Returns True when stored.
@@ -383,14 +449,17 @@ def reaction_kudos(session: Session, client: WebClient, workspace: Workspace, *,
         return False
 
 
-def remove_reaction_kudos(session: Session, workspace: Workspace, *, reactor: str,
+_REMOVE = delete(_TIES_T).where(_T.workspace_id == bindparam("ws"),
+                                      _T.origin_key == bindparam("key"))
+
+
+def remove_reaction_kudos(session: Session, workspace: Workspace | int, *, reactor: str,
                           author: str | None, channel: str, ts: str) -> bool:
     """Removing the reaction removes the tie it created."""
     if not author:
         return False
     key = kudos_key("reaction", reaction_request(channel, ts, reactor), author)
-    res = session.execute(delete(Tie).where(Tie.workspace_id == workspace.id,
-                                            Tie.origin_key == key))
+    res = session.execute(_REMOVE, {"ws": _id(workspace), "key": key})
     return bool(getattr(res, "rowcount", 0))
 
 
@@ -473,7 +542,7 @@ class KudosGiven:
 
 
 def _give_and_announce(uow: Unit, draft: KudosDraft) -> KudosGiven:
-    outcome = give_kudos(uow.session, uow.slack, uow.workspace, draft, prefs=uow.prefs,
+    outcome = give_kudos(uow.session, uow.slack, uow.workspace_id, draft, prefs=uow.prefs,
                          now=uow.now)
     messages, channel_key = announcements(outcome, uow.prefs, draft.request_key)
     keys = uow.send(messages)
@@ -525,19 +594,37 @@ class KudosAnswer:
 
 
 def _request(uow: Unit, request_key: str) -> Any:
-    return (KudosRequest.workspace_id == uow.workspace.id) & \
+    return (KudosRequest.workspace_id == uow.workspace_id) & \
         (KudosRequest.request_key == request_key)
+
+
+_REQUESTS_T: Any = KudosRequest.__table__
+_R = _REQUESTS_T.c
+_RECORD = {name: insert(_REQUESTS_T)
+           .on_conflict_do_nothing(index_elements=[_R.workspace_id, _R.request_key])
+           .returning(_R.id)
+           for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
+_THIS_REQUEST = (_R.workspace_id == bindparam("ws")) & (_R.request_key == bindparam("key"))
+_SETTLE = update(_REQUESTS_T).where(_THIS_REQUEST)
+_FORGET = delete(_REQUESTS_T).where(_THIS_REQUEST)
 
 
 def receive_command(uow: Unit, *, giver: str, text: str, request_key: str) -> bool:
     """Record a `/kudos` before Slack is acknowledged. False when it is recorded already
-    (the same command delivered twice)."""
+    (the same command delivered twice): one INSERT that does nothing on a conflict on
+    SQLite and PostgreSQL, a check and a guarded insert elsewhere."""
     session = uow.session
+    record = _RECORD.get(session.get_bind().dialect.name)
+    if record is not None:
+        return session.execute(record, {
+            "workspace_id": uow.workspace_id, "request_key": request_key, "giver": giver,
+            "text": clean_text(text), "status": PENDING, "received_at": uow.now,
+        }).first() is not None
     if session.scalar(select(KudosRequest.id).where(_request(uow, request_key))) is not None:
         return False
     try:
         with session.begin_nested():
-            session.add(KudosRequest(workspace_id=uow.workspace.id, request_key=request_key,
+            session.add(KudosRequest(workspace_id=uow.workspace_id, request_key=request_key,
                                      giver=giver, text=clean_text(text), status=PENDING,
                                      received_at=uow.now))
     except IntegrityError:
@@ -555,13 +642,13 @@ def finish_command(uow: Unit, *, giver: str, text: str, request_key: str) -> Kud
 
 def settle_request(uow: Unit, request_key: str, answer: KudosAnswer) -> None:
     """Mark a recorded `/kudos` done, keeping what came of it until its giver is told."""
-    uow.session.execute(update(KudosRequest).where(_request(uow, request_key))
-                        .values(status=DONE, outcome=answer.summary()))
+    uow.session.execute(_SETTLE, {"ws": uow.workspace_id, "key": request_key,
+                                  "status": DONE, "outcome": answer.summary()})
 
 
 def forget_request(uow: Unit, request_key: str) -> None:
     """The giver has been answered: the record (and the text it holds) goes."""
-    uow.session.execute(delete(KudosRequest).where(_request(uow, request_key)))
+    uow.session.execute(_FORGET, {"ws": uow.workspace_id, "key": request_key})
 
 
 def abandon_request(uow: Unit, request_key: str) -> None:
@@ -668,8 +755,8 @@ def on_reaction(uow: Unit, event: dict[str, object], *, removed: bool) -> bool:
     args = {"reactor": str(event.get("user") or ""), "author": event.get("item_user"),
             "channel": str(item.get("channel") or ""), "ts": str(item.get("ts") or "")}
     if removed:
-        return remove_reaction_kudos(uow.session, uow.workspace, **args)  # type: ignore[arg-type]
-    return reaction_kudos(uow.session, uow.slack, uow.workspace, prefs=uow.prefs,
+        return remove_reaction_kudos(uow.session, uow.workspace_id, **args)  # type: ignore[arg-type]
+    return reaction_kudos(uow.session, uow.slack, uow.workspace_id, prefs=uow.prefs,
                           now=uow.now, **args)  # type: ignore[arg-type]
 
 

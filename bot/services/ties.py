@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -38,34 +41,55 @@ def person_by_slack_id(session: Session, workspace: Workspace, slack_id: str) ->
     return person
 
 
-def record_tie(session: Session, workspace: Workspace, tie: NewTie) -> bool:
+# Statements built once (building one costs more than running it on a small table).
+_PEOPLE_IDS = select(Person.slack_id, Person.id).where(
+    Person.workspace_id == bindparam("workspace_id"),
+    Person.slack_id.in_(bindparam("slack_ids", expanding=True)))
+_TIES: Any = Tie.__table__
+_INSERTS: dict[str, Any] = {
+    name: insert(_TIES).on_conflict_do_nothing(index_elements=[_TIES.c.workspace_id,
+                                                               _TIES.c.origin_key])
+    .returning(_TIES.c.id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
+
+
+def record_tie(session: Session, workspace: Workspace | int, tie: NewTie) -> bool:
     """Store ``tie`` unless its origin key was seen before. Returns True when stored.
 
-    The unique (workspace, origin_key) constraint is the real guard: a concurrent duplicate
-    loses the insert race inside a savepoint and is reported as not stored.
+    ``workspace``: the row or its id. Both people must be known (`UnknownPerson`).
     """
-    exists = session.scalar(
-        select(Tie.id).where(Tie.workspace_id == workspace.id, Tie.origin_key == tie.origin_key)
-    )
-    if exists is not None:
+    workspace_id = workspace if isinstance(workspace, int) else workspace.id
+    ids = dict(session.execute(_PEOPLE_IDS, {"workspace_id": workspace_id,
+                                             "slack_ids": [tie.source, tie.target]}).all())
+    for slack_id in (tie.source, tie.target):
+        if slack_id not in ids:
+            raise UnknownPerson(f"<@{escape_slack(slack_id)}> is not someone PeerPulse knows "
+                                "in this workspace.")
+    return insert_tie(session, workspace_id, ids[tie.source], ids[tie.target], tie)
+
+
+def insert_tie(session: Session, workspace_id: int, source_id: int, target_id: int,
+               tie: NewTie) -> bool:
+    """Store ``tie`` between two known people unless its origin key was seen before.
+    Returns True when stored.
+
+    The unique (workspace, origin_key) constraint is the guard: on SQLite and PostgreSQL
+    one INSERT that does nothing on a conflict (of two concurrent duplicates exactly one
+    inserts), elsewhere an insert in a savepoint whose loser is reported as not stored.
+    """
+    row = {"workspace_id": workspace_id, "source_id": source_id, "target_id": target_id,
+           "kind": tie.kind, "weight": tie.weight, "occurred_at": tie.occurred_at,
+           "origin": tie.origin, "origin_key": tie.origin_key, "reason": tie.reason,
+           "value": tie.value}
+    statement = _INSERTS.get(session.get_bind().dialect.name)
+    if statement is not None:
+        return session.execute(statement, row).first() is not None
+    if session.scalar(select(Tie.id).where(Tie.workspace_id == workspace_id,
+                                           Tie.origin_key == tie.origin_key)) is not None:
         return False
-    source = person_by_slack_id(session, workspace, tie.source)
-    target = person_by_slack_id(session, workspace, tie.target)
-    row = Tie(
-        workspace_id=workspace.id,
-        source_id=source.id,
-        target_id=target.id,
-        kind=tie.kind,
-        weight=tie.weight,
-        occurred_at=tie.occurred_at,
-        origin=tie.origin,
-        origin_key=tie.origin_key,
-        reason=tie.reason,
-        value=tie.value,
-    )
     try:
         with session.begin_nested():
-            session.add(row)
+            session.add(Tie(**row))
     except IntegrityError:
         return False
     return True
