@@ -180,6 +180,15 @@ def outbox(stack: Stack) -> Counter[str]:
         return Counter(s.scalars(select(OutboxMessage.status)))
 
 
+def attempts(stack: Stack) -> list[int]:
+    """Each queued message's failed tries so far."""
+    with Session(stack.engine) as s:
+        return list(s.scalars(select(OutboxMessage.attempts))) or [0]
+
+
+OUTAGE_FAILURES = 3
+
+
 def figures(sandbox: SlackSandbox, people: list[str]) -> tuple[int, int]:
     """(lost, doubled) poll DMs."""
     got = poll_dms(sandbox)
@@ -193,13 +202,18 @@ def test_a_slack_outage_delays_poll_dms_and_loses_none(
     stack = start_stack(database_url, PEERPULSE_SEND_PER_MINUTE="600")
     wait_for_roster(stack)
     people = active(org)
-    # Slack is down for 20 s: every post and every history read answers 500.
+    # Slack is down: every post and every history read answers 500, for as long as it takes
+    # every DM to fail three times (the sender backing off 2 s, then 4 s: about 10 s, where a
+    # fixed 20 s sleep used to wait through a fourth failure and a 16 s backoff for nothing).
     sandbox.fail("chat.postMessage", 500, times=None)
     sandbox.fail("conversations.history", 503, times=None)
     open_round(monkeypatch, database_url)
     wait_until(lambda: outbox(stack)["pending"] == len(people), timeout=30,
                what="the round queued")
-    time.sleep(20)
+    down = time.monotonic()
+    wait_until(lambda: min(attempts(stack)) >= OUTAGE_FAILURES, timeout=90,
+               what=f"every DM failed {OUTAGE_FAILURES} times")
+    outage = time.monotonic() - down
     assert poll_dms(sandbox) == Counter()
     assert set(outbox(stack)) <= {"pending", "sending"}, "nothing given up during the outage"
     # Slack comes back, but shakily: it posts and then answers 500, or a proxy answers an
@@ -212,7 +226,7 @@ def test_a_slack_outage_delays_poll_dms_and_loses_none(
                what="every poll DM sent after the outage")
     lost, doubled = figures(sandbox, people)
     statuses = Counter(c.status for c in sandbox.calls("chat.postMessage"))
-    print(f"\n20 s outage ({database_url.split(':')[0]}): {len(people)} asked, "
+    print(f"\n{outage:.0f} s outage ({database_url.split(':')[0]}): {len(people)} asked, "
           f"{statuses[500]} posts answered 500, {lost} lost, {doubled} doubled")
     assert (lost, doubled) == (0, 0)
 
