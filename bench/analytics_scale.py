@@ -32,6 +32,9 @@ each pair was 5-9, so both columns ran on well under one core; ``--skip-owners``
     10,000   7.7 [6.3-14.9]  3.2 [3.1-7.6]  2.04x [1.97-2.39]  6.6/2.9 = 2.28x     189 (helper 188)
     100,000  208.6           61.4           3.40x              77.2/39.0 = 1.98x   979 (helper 1078)
 
+Separate runs at the same load split the CPU time: 10k, main process 4.3 s and helpers 3.7 s;
+100k, main process 39.1 s and helpers 31.9 s (main peak 978 MB, largest helper 1078 MB).
+
 At 10k the whole command went from 11.2 s (3.25x igraph) to a median of 7.7 s (2.04x) on a
 machine twice as busy; at 100k the CPU time went from about 92 s to 77 s and the main
 process' peak from 1.49 GB to 0.98 GB, but the wall time (one core's fraction) was far from
