@@ -143,7 +143,13 @@ def _lt_batch(B: sp.csr_array, seed_idx: np.ndarray, n: int, steps: int, batch: 
         if not frontier.any():
             break
         # only the newly adopted add pressure: each adopter's shares are added exactly once
-        pressure += (sp.csr_array(frontier.astype(np.float64)) @ B).toarray()
+        # the frontier as a 0/1 sparse matrix, built from its cells directly (the same
+        # matrix scipy makes from the dense array, without the detour through COO)
+        runs_of, people_of = np.nonzero(frontier)
+        indptr = np.zeros(batch + 1, dtype=np.int64)
+        np.cumsum(np.bincount(runs_of, minlength=batch), out=indptr[1:])
+        F = sp.csr_array((np.ones(people_of.size), people_of, indptr), shape=(batch, n))
+        pressure += (F @ B).toarray()
         newly = (pressure >= threshold - 1e-12) & ~active
         active |= newly
         frontier = newly
