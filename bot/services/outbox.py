@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import parse_quiet_hours
@@ -61,6 +61,7 @@ from bot.models import OutboxMessage
 log = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED, EXPIRED = "pending", "sending", "sent", "failed", "expired"
+FINAL = frozenset((SENT, FAILED, EXPIRED))
 METADATA_EVENT = "peerpulse_outbox"
 # Slack errors worth another try later; anything else is the message's own fault.
 TRANSIENT_ERRORS = frozenset({
@@ -313,6 +314,8 @@ class OutboxSender:
         self.after_post = after_post
         self.report = SendReport()
         self._consecutive_429 = 0
+        # The row this thread finished last and how (`send_keys` stops reading on a final).
+        self._finished = threading.local()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Several senders may share a PostgreSQL database (replicas); SQLite has one.
@@ -465,11 +468,13 @@ class OutboxSender:
         """
         keys = list(dict.fromkeys(keys))
         deadline = self.monotonic() + budget
+        states = self._states(keys)  # one read for all; each is read again after a wait
         for key in keys:
+            state = states.get(key)
             while self.monotonic() < deadline:
-                state = self._state(key)
                 if state is not None and state.status == SENDING:
                     self._stop.wait(0.05)  # the background sender is posting it right now
+                    state = self._state(key)
                     continue
                 if state is None or state.status != PENDING:
                     break
@@ -482,28 +487,32 @@ class OutboxSender:
                 if due > 0:
                     if self._stop.wait(due):
                         break
+                    state = self._state(key)
                     continue
                 row = self._claim_key(key)
                 if row is not None:
+                    self._finished.row_id = None
                     self._send_claimed(row)
+                    if self._finished.row_id == row.id and self._finished.status in FINAL:
+                        break  # sent, or failed for good: nothing to read again
+                state = self._state(key)
         return self.delivered(keys)
 
     def delivered(self, keys: Iterable[str]) -> dict[str, Delivered]:
         """Where each message stands: sent (with its ts), still queued, or failed."""
         with self.sessions() as session:
-            rows = session.execute(
-                select(OutboxMessage.idempotency_key, OutboxMessage.status, OutboxMessage.ts,
-                       OutboxMessage.last_error)
-                .where(OutboxMessage.idempotency_key.in_(list(keys)))).all()
+            rows = session.execute(_DELIVERED, {"keys": list(keys)}).all()
         return {k: Delivered(k, s, ts, err) for k, s, ts, err in rows}
 
-    def _state(self, key: str) -> OutboxMessage | None:
+    def _state(self, key: str) -> _Due | None:
+        return self._states([key]).get(key)
+
+    def _states(self, keys: list[str]) -> dict[str, _Due]:
+        """Where each row stands, as `send_keys` needs it (plain columns, one query)."""
         with self.sessions() as session:
-            row = session.scalar(select(OutboxMessage)
-                                 .where(OutboxMessage.idempotency_key == key))
-            if row is not None:
-                session.expunge(row)
-            return row
+            rows = session.execute(_DUE, {"keys": keys}).all()
+        return {key: _Due(status, next_attempt_at, channel)
+                for key, status, next_attempt_at, channel in rows}
 
     def _claim_key(self, key: str) -> OutboxMessage | None:
         self._hold_liveness()
@@ -683,6 +692,7 @@ class OutboxSender:
     def _finish(self, row: OutboxMessage, *, status: str, ts: str | None = None,
                 channel: str | None = None, error: str | None = None,
                 attempts: int | None = None, uncertain: bool | None = None) -> None:
+        self._finished.row_id, self._finished.status = row.id, status
         values: dict[str, Any] = {"status": status, "claimed_by": None}
         if status == SENT:
             values.update(ts=ts, posted_channel=channel, sent_at=self.clock(), uncertain=False)
@@ -796,6 +806,25 @@ class _Posted:
             files = self.data.get("files") or [{}]
             return (files[0] or {}).get("id") or default
         return self.data.get(key, default)
+
+
+@dataclass(frozen=True)
+class _Due:
+    """What `send_keys` reads of a row before claiming it."""
+
+    status: str
+    next_attempt_at: datetime
+    channel: str
+
+
+_OUTBOX: Any = OutboxMessage.__table__
+_DUE = select(_OUTBOX.c.idempotency_key, _OUTBOX.c.status, _OUTBOX.c.next_attempt_at,
+              _OUTBOX.c.channel).where(
+    _OUTBOX.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+
+_DELIVERED = select(_OUTBOX.c.idempotency_key, _OUTBOX.c.status, _OUTBOX.c.ts,
+                    _OUTBOX.c.last_error).where(
+    _OUTBOX.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 
 
 @dataclass(frozen=True)
