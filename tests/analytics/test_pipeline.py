@@ -178,3 +178,14 @@ def test_any_input_gives_a_valid_result(
     if people is not None:
         allowed = {p.id for p in people}
         assert set(analysis.graph) <= allowed
+
+
+def test_person_rows_fields_are_in_the_order_the_pipeline_fills_them() -> None:
+    # analyze builds PersonResult rows positionally; a reordered field would shift values.
+    import dataclasses
+
+    from analytics.metrics import METRICS
+    from analytics.results import PersonResult
+
+    assert [f.name for f in dataclasses.fields(PersonResult)] == [
+        "id", "name", "team", "champion", "community", *METRICS, "roles"]
