@@ -191,7 +191,7 @@ def analyze(
         attrs["roles"] = ",".join(person_roles)
         # positional (100,000 rows a run): the fields are id, name, team, champion,
         # community, METRICS, roles (tests/analytics/test_pipeline.py holds the order)
-        people_rows.append(PersonResult(
+        people_rows.append(PersonResult(  # type: ignore[call-arg]  # (*figures: mypy cannot count)
             node, str(attrs.get("name", "")), str(attrs.get("team", "")),
             bool(attrs.get("champion", False)), community_list[i], *figures,
             tuple(person_roles),
