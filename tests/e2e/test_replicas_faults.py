@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -27,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bot.devkit.botprocess import child_pids, free_port
-from bot.devkit.sandbox import SlackSandbox
+from bot.devkit.sandbox import SlackSandbox, wait_for
 from bot.devkit.simulation import Organisation
 from bot.models import JobRun, KudosRequest, OutboxMessage, PollRequest
 from tests.e2e.conftest import Stack, launch, wait_for_roster, wait_until
@@ -175,7 +174,7 @@ def leaders(stacks: list[Stack]) -> list[Stack]:
 
 
 def the_leader(stacks: list[Stack], timeout: float = 20) -> Stack:
-    found = wait_until_value(lambda: leaders(stacks), timeout, "a leader")
+    found = wait_for(lambda: leaders(stacks), timeout, what="a leader")
     assert len(found) == 1, f"{len(found)} replicas lead at once"
     return found[0]
 
@@ -184,17 +183,6 @@ def leader_names(stack: Stack) -> list[str]:
     """The process names a replica's log says were elected (as `job_runs.runner` has them)."""
     text = stack.bot.log_path.read_text(errors="replace")
     return re.findall(r"leadership: (\S+) " + ELECTED, text)
-
-
-def wait_until_value(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def outbox_rows(stack: Stack) -> list[OutboxMessage]:
@@ -232,9 +220,9 @@ def test_a_replica_killed_mid_poll_round_loses_and_doubles_no_poll_dm(
     wait_until(lambda: sum(poll_dms(sandbox).values()) >= 8, timeout=30,
                what="8 poll DMs delivered")
     # A replica with a post under way (its connection to Slack open) dies.
-    victim = wait_until_value(
+    victim = wait_for(
         lambda: next((s for s in stacks[1:] if talking_to(sandbox.port, processes(s))), None),
-        10, "a replica mid-post")
+        10, what="a replica mid-post")
     victim.bot.kill()
     at_kill = sum(poll_dms(sandbox).values())
     assert at_kill < len(people), "the kill lands mid-round"
@@ -274,10 +262,10 @@ def test_a_replica_killed_mid_snapshot_upload_delivers_each_file_once(
     # sender), it is the one with a connection open to Slack while the bytes crawl.
     wait_until(lambda: bool(sandbox.calls("files.getUploadURLExternal")), timeout=60,
                what="the upload begun")
-    victim = wait_until_value(
+    victim = wait_for(
         lambda: (lambda found: found[0] if len(found) == 1 else None)(
             [s for s in stacks if talking_to(sandbox.port, processes(s))]),
-        5, "the one replica with the upload under way")
+        5, what="the one replica with the upload under way")
     survivor = next(s for s in stacks if s is not victim)
     victim.bot.kill()
     assert sandbox.files(me) == [], "killed before Slack had the files"
@@ -372,7 +360,7 @@ def test_a_postgresql_restart_loses_and_doubles_no_kudos(
         def answered() -> str:
             later = sandbox.responses(resp.response_key or "")
             return str(later[-1]["text"]) if later else str((resp.json or {}).get("text") or "")
-        return str(wait_until_value(answered, 30, f"an answer to kudos {i}"))
+        return str(wait_for(answered, 30, what=f"an answer to kudos {i}"))
 
     def kudos(i: int, phase: str) -> Kudos:
         return people[i % 20], people[20 + (i * 7) % 19], f"for the {phase} work, part {i}"
@@ -399,8 +387,14 @@ def test_a_postgresql_restart_loses_and_doubles_no_kudos(
     refused = {k: a for k, a in answers.items() if "Kudos sent" not in a}
     # Those told to try again do, with the same words: each counts once.
     retried = {k: give(i, k) for i, k in enumerate(refused)}
-    wait_until(lambda: set(outbox(stacks[0])) == {"sent"}, timeout=60,
-               what="every kudos DM sent")
+    try:
+        wait_until(lambda: set(outbox(stacks[0])) == {"sent"}, timeout=60,
+                   what="every kudos DM sent")
+    except TimeoutError:
+        pytest.fail("kudos DMs not sent: " + repr([
+            (r.idempotency_key, r.status, r.claimed_by, r.claimed_at, r.attempts,
+             r.last_error, r.next_attempt_at) for r in outbox_rows(stacks[0])
+            if r.status != "sent"]))
     ties = kudos_ties(stacks[0])
     left = {(r.giver, *mention_and_reason(r.text)): r.status
             for r in kudos_requests(stacks[0])}
