@@ -24,21 +24,28 @@ Each measurement is repeated ``--runs`` times; the table shows the median and th
 ``--skip-owners`` leaves the owners' part out, ``--owner-max`` caps the sizes it runs at.
 
 Figures of 2 December 2026 (2 cores shared with four other agents: the load average before
-each pair was 5-9, so both columns ran on well under one core; ``--skip-owners``;
-1k and 10k ``--runs 3``, 100k ``--runs 1``)::
+each pair was 5-10, so both columns ran on well under one core; ``--skip-owners``;
+1k and 10k ``--runs 3`` twice, 100k ``--runs 1``)::
 
-    people   ours (s)        igraph (s)     ours/igraph        CPU s ours/igraph   peak MB
-    1,000    3.2 [2.9-3.3]   2.1 [1.7-2.5]  1.42x [1.29-1.93]  2.5/1.7 = 1.50x     159
-    10,000   7.7 [6.3-14.9]  3.2 [3.1-7.6]  2.04x [1.97-2.39]  6.6/2.9 = 2.28x     189 (helper 188)
-    100,000  208.6           61.4           3.40x              77.2/39.0 = 1.98x   979 (helper 1078)
+    people         ours (s)          igraph (s)     ours/igraph        CPU s ours/igraph   peak MB
+    1,000 (a)      3.2 [2.9-3.3]     2.1 [1.7-2.5]  1.42x [1.29-1.93]  2.5/1.7 = 1.50x     159
+    10,000 (a)     7.7 [6.3-14.9]    3.2 [3.1-7.6]  2.04x [1.97-2.39]  6.6/2.9 = 2.28x     189
+    1,000 (b)      5.2 [4.6-6.2]     4.1 [2.5-4.3]  1.51x [1.06-2.09]  1.9/1.4 = 1.50x     159
+    10,000 (b)     21.2 [16.3-26.4]  8.2 [7.1-8.6]  2.98x [1.90-3.21]  7.6/3.0 = 2.56x     189
+    100,000        208.6             61.4           3.40x              77.2/39.0 = 1.98x   979
+
+(a) 22:48, load 7.2-9.1; (b) 23:08, load 6.7-10.1; 100k at 22:54, load 5.4-10. Peak is the
+main process; the largest helper process reached 188-189 MB at 10k and 1078 MB at 100k
+(pages shared with the main process included).
 
 Separate runs at the same load split the CPU time: 10k, main process 4.3 s and helpers 3.7 s;
 100k, main process 39.1 s and helpers 31.9 s (main peak 978 MB, largest helper 1078 MB).
 
-At 10k the whole command went from 11.2 s (3.25x igraph) to a median of 7.7 s (2.04x) on a
-machine twice as busy; at 100k the CPU time went from about 92 s to 77 s and the main
-process' peak from 1.49 GB to 0.98 GB, but the wall time (one core's fraction) was far from
-the 60 s target: see the helper processes and what is left in the report of issue 13.
+Before this round (issue 13's figures): 10k 11.2 s (3.25x igraph), 100k 91.9 s and 1.49 GB.
+Under today's load the wall-time ratio follows the CPU ratio (2.3-2.6x at 10k), which moved
+with the load between runs; the original code's 100k run here took 95 s of CPU before it even
+rendered the report (now 77 s for everything). The helpers only shorten the wall time where a
+second core is free, which this machine did not have today.
 """
 
 from __future__ import annotations
