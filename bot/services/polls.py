@@ -15,19 +15,20 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from analytics.privacy import suppress, suppress_mapping
 from bot import ui
 from bot.errors import PeerPulseError
-from bot.models import OutboxMessage, Person, PollRequest, PollRound, Workspace
+from bot.models import OutboxMessage, Person, PollRequest, PollRound
 from bot.rendering import escape_slack
 from bot.services import Unit
 from bot.services.outbox import SENT, Outgoing, after_quiet_hours, enqueue
 from bot.services.settings import ProgrammeSettings
-from bot.services.ties import NewTie, record_tie
+from bot.services.ties import NewTie, insert_tie
 
 MAX_NAMED = 5
 NO_TEAM = "(no team)"
@@ -332,25 +333,20 @@ def _load_request(session: Session, workspace_id: int, request_id: int, user_id:
     return request, poll_round, person
 
 
-def _check_nominees(session: Session, workspace_id: int, me: Person, named: Sequence[str]
-                    ) -> list[Person]:
-    wanted = list(dict.fromkeys(str(n) for n in named if n))
-    if len(wanted) > MAX_NAMED:
-        raise TooManyNamed()
-    if me.slack_id in wanted:
-        raise InvalidNominee("You cannot name yourself, but thank you for helping! "
-                             "Pick the colleagues who helped you.")
-    people = {p.slack_id: p for p in session.scalars(select(Person).where(
-        Person.workspace_id == workspace_id, Person.slack_id.in_(wanted)))} if wanted else {}
-    refused = [uid for uid in wanted
-               if uid not in people or not people[uid].is_active or people[uid].is_deleted]
-    if refused:
-        # Ids come from the click, so a forged one is escaped, never echoed as markup.
-        who = ", ".join(f"<@{escape_slack(uid)}>" for uid in refused)
-        raise InvalidNominee(f"PeerPulse can only count active colleagues, not bots, apps or "
-                             f"deactivated accounts: {who}. Nothing was recorded yet; please "
-                             f"choose again.")
-    return [people[uid] for uid in wanted]
+# The statements of a poll answer, built once, over plain table columns (tuples back).
+_REQUESTS_T: Any = PollRequest.__table__
+_ROUNDS_T: Any = PollRound.__table__
+_PEOPLE_T: Any = Person.__table__
+_RQ, _RD, _PP = _REQUESTS_T.c, _ROUNDS_T.c, _PEOPLE_T.c
+_ANSWERING = (
+    select(_RQ.id, _RQ.answered_at, _RD.closed_at, _RD.closes_at, _RD.question, _RD.kind,
+           _PP.id, _PP.slack_id)
+    .join(_ROUNDS_T, _RD.id == _RQ.round_id).join(_PEOPLE_T, _PP.id == _RQ.person_id)
+    .where(_RQ.id == bindparam("request_id"), _RD.workspace_id == bindparam("ws")))
+_NOMINEES = select(_PP.slack_id, _PP.id, _PP.is_active, _PP.is_deleted, _PP.opted_out).where(
+    _PP.workspace_id == bindparam("ws"), _PP.slack_id.in_(bindparam("slack_ids", expanding=True)))
+_ANSWER = (update(_REQUESTS_T)
+           .where(_RQ.id == bindparam("request_id"), _RQ.answered_at.is_(None)))
 
 
 def answer_poll(session: Session, workspace_id: int, request_id: int, user_id: str,
@@ -361,32 +357,54 @@ def answer_poll(session: Session, workspace_id: int, request_id: int, user_id: s
     Refusals raise a `PollError` before anything is written. The request is marked
     answered by a conditional UPDATE, so of two simultaneous clicks only one counts.
     """
-    request, poll_round, me = _load_request(session, workspace_id, request_id, user_id)
-    if request.answered_at is not None:
+    found = session.execute(_ANSWERING, {"request_id": request_id, "ws": workspace_id}).first()
+    if found is None:
+        raise UnknownPoll()
+    rid, answered_at, closed_at, closes_at, question_id, kind, my_id, my_slack_id = found
+    if my_slack_id != user_id:
+        raise NotYourPoll()
+    if answered_at is not None:
         raise AlreadyAnswered()
-    if poll_round.closed_at is not None or now >= poll_round.closes_at:
+    if closed_at is not None or now >= closes_at:
         raise PollClosed()
-    targets = [] if nobody else _check_nominees(session, workspace_id, me, named)
-    if not nobody and not targets:
-        raise InvalidNominee("Choose at least one person, or press \"Nobody this time\".")
-    won = session.execute(
-        update(PollRequest)
-        .where(PollRequest.id == request.id, PollRequest.answered_at.is_(None))
-        .values(answered_at=now, answer="nobody" if nobody else "named",
-                named_count=len(targets)))
+    targets: list[tuple[str, int, bool]] = []  # (slack id, person id, opted out)
+    if not nobody:
+        wanted = list(dict.fromkeys(str(n) for n in named if n))
+        if len(wanted) > MAX_NAMED:
+            raise TooManyNamed()
+        if my_slack_id in wanted:
+            raise InvalidNominee("You cannot name yourself, but thank you for helping! "
+                                 "Pick the colleagues who helped you.")
+        people = {row[0]: row for row in session.execute(
+            _NOMINEES, {"ws": workspace_id, "slack_ids": wanted})} if wanted else {}
+        refused = [uid for uid in wanted
+                   if uid not in people or not people[uid][2] or people[uid][3]]
+        if refused:
+            _refuse(refused)
+        targets = [(uid, people[uid][1], bool(people[uid][4])) for uid in wanted]
+        if not targets:
+            raise InvalidNominee("Choose at least one person, or press \"Nobody this time\".")
+    won = session.execute(_ANSWER, {"request_id": rid, "answered_at": now,
+                                    "answer": "nobody" if nobody else "named",
+                                    "named_count": len(targets)})
     if getattr(won, "rowcount", 0) != 1:
         raise AlreadyAnswered()
-    question = QUESTIONS[poll_round.question]
-    workspace = session.get(Workspace, workspace_id)
-    assert workspace is not None
-    for target in targets:
-        if target.opted_out:
+    for slack_id, person_id, opted_out in targets:
+        if opted_out:
             continue  # they left the programme: the answer counts, the tie is not kept
-        record_tie(session, workspace, NewTie(
-            source=me.slack_id, target=target.slack_id, kind=poll_round.kind, origin="poll",
-            origin_key=f"poll:{request.id}:{target.slack_id}", occurred_at=now))
-    return Answered(request.id, question, "nobody" if nobody else "named",
-                    tuple(t.slack_id for t in targets))
+        insert_tie(session, workspace_id, my_id, person_id, NewTie(
+            source=my_slack_id, target=slack_id, kind=kind, origin="poll",
+            origin_key=f"poll:{rid}:{slack_id}", occurred_at=now))
+    return Answered(rid, QUESTIONS[question_id], "nobody" if nobody else "named",
+                    tuple(slack_id for slack_id, _, _ in targets))
+
+
+def _refuse(refused: Sequence[str]) -> None:
+    # Ids come from the click, so a forged one is escaped, never echoed as markup.
+    who = ", ".join(f"<@{escape_slack(uid)}>" for uid in refused)
+    raise InvalidNominee(f"PeerPulse can only count active colleagues, not bots, apps or "
+                         f"deactivated accounts: {who}. Nothing was recorded yet; please "
+                         f"choose again.")
 
 
 def set_paused(session: Session, workspace_id: int, request_id: int, user_id: str,
@@ -403,7 +421,7 @@ def set_paused(session: Session, workspace_id: int, request_id: int, user_id: st
 def submit_answer(uow: Unit, request_id: int, user_id: str, *, named: Sequence[str] = (),
                   nobody: bool = False) -> Answered:
     """A click in a poll DM: the people picked, or "Nobody this time"."""
-    return answer_poll(uow.session, uow.workspace.id, request_id, user_id, uow.now,
+    return answer_poll(uow.session, uow.workspace_id, request_id, user_id, uow.now,
                        named=named, nobody=nobody)
 
 
