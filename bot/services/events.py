@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -13,6 +14,12 @@ from sqlalchemy.orm import Session
 from bot.models import ProcessedEvent, utcnow
 from bot.services import Unit
 
+_EVENTS: Any = ProcessedEvent.__table__
+# Built once per dialect (building the statement cost more than running it).
+_RECORD = {name: insert(_EVENTS).on_conflict_do_nothing(index_elements=[_EVENTS.c.event_id])
+           .returning(_EVENTS.c.event_id)
+           for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
+
 
 def first_delivery(session: Session, event_id: str) -> bool:
     """Record ``event_id``; False when it was already recorded (a retry or a duplicate).
@@ -21,14 +28,9 @@ def first_delivery(session: Session, event_id: str) -> bool:
     of two simultaneous deliveries exactly one inserts); a check and a guarded insert
     elsewhere.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-        row = {"event_id": event_id, "received_at": utcnow()}
-        inserted = session.execute(
-            insert(ProcessedEvent).values(row)
-            .on_conflict_do_nothing(index_elements=[ProcessedEvent.event_id])
-            .returning(ProcessedEvent.event_id))
+    record = _RECORD.get(session.get_bind().dialect.name)
+    if record is not None:
+        inserted = session.execute(record, {"event_id": event_id, "received_at": utcnow()})
         return inserted.first() is not None
     if session.scalar(select(ProcessedEvent.event_id).where(ProcessedEvent.event_id == event_id)):
         return False
