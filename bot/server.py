@@ -276,6 +276,9 @@ def serve_http(settings: Settings, host: str, port: int, *, workers: int | None 
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", count)
+            if "control_socket_disable" in self.cfg.settings:  # newer gunicorn (27 has it)
+                # Unused here, and one path per user: replicas on one host would share it.
+                self.cfg.set("control_socket_disable", True)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", threads)
             self.cfg.set("timeout", 60)
