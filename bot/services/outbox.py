@@ -151,9 +151,7 @@ def enqueue(session: Session, workspace_id: int, messages: Iterable[Outgoing], n
     existing: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
-        existing.update(session.scalars(
-            select(OutboxMessage.idempotency_key)
-            .where(OutboxMessage.idempotency_key.in_(chunk))))
+        existing.update(session.scalars(_QUEUED, {"keys": chunk}))
     rows = [
         {
             "workspace_id": workspace_id,
@@ -171,7 +169,7 @@ def enqueue(session: Session, workspace_id: int, messages: Iterable[Outgoing], n
         for m in batch if m.key not in existing
     ]
     if rows:
-        session.execute(insert(OutboxMessage), rows)
+        session.execute(insert(_OUTBOX), rows)
     return len(rows)
 
 
@@ -703,8 +701,8 @@ class OutboxSender:
         if uncertain is not None:
             values["uncertain"] = uncertain
         with transaction(self.sessions) as session:
-            session.execute(update(OutboxMessage).where(
-                OutboxMessage.id == row.id, OutboxMessage.claimed_by == self.worker_id)
+            session.execute(update(_OUTBOX).where(
+                _OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.worker_id)
                 .values(**values))
 
     def _settle_uncertain(self, row: OutboxMessage) -> bool:
@@ -822,6 +820,8 @@ _DUE = select(_OUTBOX.c.idempotency_key, _OUTBOX.c.status, _OUTBOX.c.next_attemp
               _OUTBOX.c.channel).where(
     _OUTBOX.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 
+_QUEUED = select(_OUTBOX.c.idempotency_key).where(
+    _OUTBOX.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _DELIVERED = select(_OUTBOX.c.idempotency_key, _OUTBOX.c.status, _OUTBOX.c.ts,
                     _OUTBOX.c.last_error).where(
     _OUTBOX.c.idempotency_key.in_(bindparam("keys", expanding=True)))
