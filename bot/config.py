@@ -287,6 +287,11 @@ class Settings(BaseSettings):
         default=1.0, ge=0, le=60, alias="PEERPULSE_SEND_CHANNEL_INTERVAL"
     )
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="PEERPULSE_SEND_MAX_ATTEMPTS")
+    # How long a message may stay claimed by a sender before another process takes it back
+    # (a sender that died mid-send with its lock still held, e.g. a hung process); the rows
+    # of a sender whose process is gone are taken back at the next check, every half lease.
+    outbox_lease_seconds: float = Field(default=120.0, ge=2, le=3600,
+                                        alias="PEERPULSE_SEND_LEASE_SECONDS")
     # Replicas on PostgreSQL: seconds between a standby's tries for leadership (and the
     # leader's checks of its lock), so a dead leader is replaced within about this long.
     leader_retry_seconds: float = Field(default=5.0, gt=0, le=60,

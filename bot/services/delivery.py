@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -92,7 +92,8 @@ class Delivery:
             sessions, make_sender_client(settings.slack_bot_token, settings.slack_api_url),
             clock=clock, per_minute=settings.outbox_per_minute,
             channel_interval=settings.outbox_channel_interval,
-            max_attempts=settings.outbox_max_attempts, clients=clients)
+            max_attempts=settings.outbox_max_attempts, clients=clients,
+            lease=timedelta(seconds=settings.outbox_lease_seconds))
 
     def start(self) -> None:
         """Send in the background (recovering rows a stopped process left mid-send)."""

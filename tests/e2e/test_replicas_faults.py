@@ -44,10 +44,10 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_SH = ROOT / "scripts" / "postgres.sh"
 # A standby tries for leadership every second (default 5 s). A dead replica's outbox rows
-# are taken back by the survivors' next recovery pass, every minute (half the 2-minute
-# lease, not configurable), or at once by a replica that starts: that minute is most of
-# test a.
-FAST = {"PEERPULSE_LEADER_RETRY_SECONDS": "1", "PEERPULSE_SEND_PER_MINUTE": "600"}
+# are taken back by the survivors' next recovery pass, every half lease (20 s here instead
+# of the default 2 minutes), or at once by a replica that starts.
+FAST = {"PEERPULSE_LEADER_RETRY_SECONDS": "1", "PEERPULSE_SEND_PER_MINUTE": "600",
+        "PEERPULSE_SEND_LEASE_SECONDS": "20"}
 # Read at import: the suite's autouse fixture clears PEERPULSE_* before each test.
 POSTGRES_WANTED = bool(os.environ.get("PEERPULSE_TEST_POSTGRES_URL", "").strip())
 # PEERPULSE_FAULTS_LONG=1: also wait (2+ minutes) for the leader to finish what a database
@@ -388,7 +388,7 @@ def test_a_postgresql_restart_loses_and_doubles_no_kudos(
     # Those told to try again do, with the same words: each counts once.
     retried = {k: give(i, k) for i, k in enumerate(refused)}
     # Every queued kudos DM reaches Slack once. A DM posted as the database went down may
-    # stay "sending" in the outbox until the 2-minute lease, when the history check
+    # stay "sending" in the outbox until the lease (20 s here), when the history check
     # records it without posting it again.
     dm_channels = {sandbox.dm_channel(p) for p in people[20:]}
 
