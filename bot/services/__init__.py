@@ -46,18 +46,33 @@ class WorkspaceUnknown(PeerPulseError):
 class Unit:
     """One unit of work: a transaction and the collaborators a use case may need.
 
-    ``workspace_id`` is the tenant every query is scoped by; ``workspace``, its row, is
-    read in this transaction the first time a use case asks for it (most only need the id).
+    ``workspace_id`` is the tenant every query is scoped by; ``workspace``, its row, and
+    ``prefs``, the programme settings in force, are read in this transaction the first time
+    a use case asks for them (many only need the id).
     """
 
     session: Session
     workspace_id: int
-    prefs: ProgrammeSettings
     now: datetime
     settings: Settings
     slack: WebClient
     queued: list[str] = field(default_factory=list)
     _workspace: Workspace | None = field(default=None, repr=False)
+    _prefs: ProgrammeSettings | None = field(default=None, repr=False)
+    _prefs_source: SettingsCache | None = field(default=None, repr=False)
+
+    @property
+    def prefs(self) -> ProgrammeSettings:
+        """The programme settings in force, read fresh in this transaction on first use."""
+        if self._prefs is None:
+            from bot.services.settings import SettingsCache
+
+            source = self._prefs_source or SettingsCache(self.settings)
+            found = source.read(self.session, self.workspace_id)
+            if found is None:
+                raise WorkspaceUnknown("the workspace is no longer recorded")
+            self._prefs = found
+        return self._prefs
 
     @property
     def workspace(self) -> Workspace:
@@ -150,13 +165,17 @@ class Services:
 
         cache = self._settings_cache()
         with transaction(self.sessions) as session:
-            prefs = cache.read(session, self.workspace_id)
-            if prefs is None:
-                raise WorkspaceUnknown(
-                    "no workspace recorded yet: start the bot once (peerpulse run) so it "
-                    "learns its workspace and syncs the roster")
-            yield Unit(session, self.workspace_id, prefs, self.clock(), self.settings,
-                       self.client)
+            uow = Unit(session, self.workspace_id, self.clock(), self.settings, self.client,
+                       _prefs_source=cache)
+            if self.workspace_id not in cache.workspaces:
+                # Not seen in this process yet: make sure it exists (workspace rows are
+                # never deleted, so once is enough), reading its settings on the way.
+                uow._prefs = cache.read(session, self.workspace_id)
+                if uow._prefs is None:
+                    raise WorkspaceUnknown(
+                        "no workspace recorded yet: start the bot once (peerpulse run) so "
+                        "it learns its workspace and syncs the roster")
+            yield uow
 
     def _settings_cache(self) -> SettingsCache:
         if not self._prefs_cache or self._prefs_cache[0].settings is not self.settings:

@@ -90,12 +90,15 @@ class SettingsCache:
         self._base = ProgrammeSettings.defaults(settings)
         self._computed: dict[tuple[tuple[str, str], ...], ProgrammeSettings] = {}
         self._lock = threading.Lock()
+        #: Workspaces found recorded (`Services.unit` checks a workspace once per process).
+        self.workspaces: set[int] = set()
 
     def read(self, session: Session, workspace_id: int) -> ProgrammeSettings | None:
         """The settings in force for ``workspace_id``; None when it is not recorded."""
         rows = session.execute(_STORED, {"workspace_id": workspace_id}).all()
         if not rows:
             return None
+        self.workspaces.add(workspace_id)
         stored = tuple((key, text) for _, key, text in rows if key is not None)
         found = self._computed.get(stored)
         if found is None:
