@@ -291,6 +291,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _postgres_pids(engine: Any) -> list[int]:
+    """The server processes serving the bench's database (but this connection's)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return list(conn.execute(text(
+            "select pid from pg_stat_activity where datname = current_database() "
+            "and pid <> pg_backend_pid()")).scalars())
+
+
 def _descendants(pids: Sequence[int]) -> list[int]:
     children: dict[int, list[int]] = defaultdict(list)
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -666,14 +676,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         generator = ctx.Process(target=generator_main,
                                 args=(plan, targets, args.signing_secret, args.timeout, send))
         bot_pids = [b.proc.pid for b in bots if b.proc is not None]
-        pg_pids: list[int] = []
         meter = CpuMeter()
         all_bot = _descendants(bot_pids)
-        if dialect == "postgresql":
-            with engine.connect() as conn:
-                pg_pids = list(conn.execute(text(
-                    "select pid from pg_stat_activity where datname = current_database() "
-                    "and pid <> pg_backend_pid()")).scalars())
+        pg_pids = _postgres_pids(engine) if dialect == "postgresql" else []
         me = os.times()
         meter.start(all_bot + pg_pids)
         began = time.monotonic()
@@ -683,10 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         wall = time.monotonic() - began
         all_bot = _descendants(bot_pids)
         if dialect == "postgresql":
-            with engine.connect() as conn:
-                pg_pids = list(conn.execute(text(
-                    "select pid from pg_stat_activity where datname = current_database() "
-                    "and pid <> pg_backend_pid()")).scalars())
+            pg_pids = _postgres_pids(engine)
         after = os.times()
         cpu = {"bot": meter.used(all_bot)} if bots else {}
         cpu |= {"load generator": generator_cpu,
