@@ -182,17 +182,29 @@ class Leadership:
 PRESENCE = 0x5050_5253
 
 
+def _presence(engine: Engine, aggregate: str) -> int | None:
+    """``aggregate`` over the presence locks held on this PostgreSQL database."""
+    with engine.connect() as conn:
+        value = conn.execute(text(
+            f"SELECT {aggregate} FROM pg_locks WHERE locktype = 'advisory' "
+            "AND objsubid = 2 AND objid = :ns AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"),
+            {"ns": PRESENCE}).scalar()
+    return None if value is None else int(value)
+
+
 def oldest_live_start(engine: Engine) -> datetime | None:
     """When the longest-running live process on this PostgreSQL database started (None
     when none is present): whatever was recorded before it was received by a process that
     has stopped since."""
-    with engine.connect() as conn:
-        oldest = conn.execute(text(
-            "SELECT min(classid::bigint) FROM pg_locks WHERE locktype = 'advisory' "
-            "AND objsubid = 2 AND objid = :ns AND granted AND database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())"),
-            {"ns": PRESENCE}).scalar()
-    return None if oldest is None else datetime.fromtimestamp(int(oldest), UTC)
+    oldest = _presence(engine, "min(classid::bigint)")
+    return None if oldest is None else datetime.fromtimestamp(oldest, UTC)
+
+
+def present_processes(engine: Engine) -> int:
+    """How many live processes are present on this PostgreSQL database (each holds its
+    presence lock while connected)."""
+    return _presence(engine, "count(DISTINCT pid)") or 0
 
 
 class HeldLock:

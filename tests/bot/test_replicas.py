@@ -13,14 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cli, db
 from bot.devkit.botprocess import BotProcess
 from bot.devkit.sandbox import SlackSandbox
 from bot.devkit.signed_client import SignedClient
-from bot.leader import PRESENCE
+from bot.leader import present_processes
 from bot.models import JobRun, OutboxMessage
 from bot.services.outbox import SENDING, SENT, OutboxSender, Outgoing, enqueue, make_sender_client
 from bot.services.workspace import ensure_workspace
@@ -149,19 +149,16 @@ def test_two_http_workers_on_postgresql_serve_and_run_the_jobs_once(
         assert answers == [200] * 8
         engine = db.make_engine(database_url)
         try:
+            # Both workers bid for leadership after they boot: wait for the startup run
+            # and for each worker's presence, whichever comes last.
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 with engine.connect() as conn:
                     runs = conn.execute(select(JobRun.job_id)).scalars().all()
-                if "roster-sync-startup" in runs:
+                workers = present_processes(engine)
+                if "roster-sync-startup" in runs and workers >= 2:
                     break
                 time.sleep(0.2)
-            with engine.connect() as conn:
-                workers = conn.execute(text(
-                    "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' "
-                    "AND objsubid = 2 AND objid = :ns AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())"),
-                    {"ns": PRESENCE}).scalar()
         finally:
             engine.dispose()
         assert Counter(runs)["roster-sync-startup"] == 1
