@@ -3,15 +3,16 @@ network, determinism whatever the tie order, isolates, ordering, edge cases."""
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import networkx as nx
 import numpy as np
 import pytest
-from scipy.stats import entropy
 
 from analytics.communities import detect_communities, membership, modularity, undirected_view
 
@@ -39,32 +40,26 @@ def test_unweighted_karate_reaches_the_known_optimum() -> None:
     assert q == pytest.approx(0.4198, abs=5e-5)  # Brandes et al. 2008: optimum 0.4198
 
 
-def _nmi(a: np.ndarray, b: np.ndarray) -> float:
-    _, ai = np.unique(a, return_inverse=True)
-    _, bi = np.unique(b, return_inverse=True)
-    joint = np.zeros((ai.max() + 1, bi.max() + 1))
-    np.add.at(joint, (ai, bi), 1)
-    joint /= joint.sum()
-    pa, pb = joint.sum(axis=1), joint.sum(axis=0)
-    nz = joint > 0
-    mutual = float((joint[nz] * np.log(joint[nz] / np.outer(pa, pb)[nz])).sum())
-    return 2 * mutual / float(entropy(pa) + entropy(pb))
+def _load_bench() -> ModuleType:
+    """bench/communities.py: its planted network and NMI serve the benchmark and these tests."""
+    spec = importlib.util.spec_from_file_location("bench_communities",
+                                                  ROOT / "bench" / "communities.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def planted(teams: int = 40, size: int = 25, inside: float = 0.7, ties: int = 6,
-            seed: int = 3) -> tuple[nx.DiGraph, np.ndarray]:
-    """Teams of ``size``; each person names ``ties`` people, ``inside`` of them teammates."""
-    rng = np.random.default_rng(seed)
-    n = teams * size
-    team = np.repeat(np.arange(teams), size)
-    src = np.repeat(np.arange(n), ties)
-    same = rng.random(src.size) < inside
-    dst = np.where(same, team[src] * size + rng.integers(0, size, src.size),
-                   rng.integers(0, n, src.size))
-    G = nx.DiGraph()
-    G.add_nodes_from(range(n))
-    G.add_edges_from((int(s), int(t)) for s, t in zip(src, dst, strict=True) if s != t)
-    return G, team
+_bench = _load_bench()
+planted, _nmi = _bench.planted, _bench.nmi
+
+
+def test_nmi_is_one_for_the_same_partition_and_low_for_unrelated_ones() -> None:
+    a = np.repeat(np.arange(10), 10)
+    assert _nmi(a, a) == pytest.approx(1.0)
+    assert _nmi(a, (a + 3) % 10) == pytest.approx(1.0)  # the names of the groups do not count
+    unrelated = np.random.default_rng(0).permutation(a)
+    assert _nmi(a, unrelated) < 0.3
 
 
 def test_planted_teams_are_recovered_better_than_networkx_louvain() -> None:
@@ -196,3 +191,15 @@ def test_communities_do_not_load_matplotlib() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.split("\n")[:2] == ["4 False True", "pyplot True"]
+
+
+def test_the_benchmark_prints_every_method_and_checks_the_target(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    status = _bench.main(["--teams", "8", "--size", "20", "--seeds", "1", "--inside", "0.7"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 70% |")]
+    assert [row.split(" | ")[1] for row in rows][:2] == [
+        "ours (PLM + refinement)", "networkx Louvain, best of 5"]
+    nmi_ours = float(rows[0].split(" | ")[2])
+    assert 0 < nmi_ours <= 1
+    assert status == (0 if nmi_ours >= _bench.TARGET_NMI else 1)
