@@ -52,8 +52,8 @@ def _champion_coverage(G: nx.DiGraph, min_group_size: int) -> dict[str, float | 
 
 
 def diff_snapshots(
-    before: Analysis,
-    after: Analysis,
+    before: Analysis | nx.DiGraph,
+    after: Analysis | nx.DiGraph,
     *,
     min_group_size: int = MIN_GROUP_SIZE,
 ) -> dict[str, Any]:
@@ -61,9 +61,10 @@ def diff_snapshots(
 
     Parameters
     ----------
-    before, after : Analysis
+    before, after : Analysis or networkx.DiGraph
         Two analyses of the same organisation (usually two windows); only their graphs are
-        read (node attributes ``team`` and ``champion``).
+        read (node attributes ``team`` and ``champion``), so a graph as
+        :func:`analytics.graph.build_graph` makes it will do for either side.
     min_group_size : int, optional
         Team pairs whose smaller team (its smallest size over the snapshots it appears in)
         has fewer people than this are not reported (default 5).
@@ -95,7 +96,8 @@ def diff_snapshots(
     >>> diff_snapshots(snap([], 4), snap([("x0", "y0")], 4))["teams_connected"]
     []
     """
-    Gb, Ga = before.graph, after.graph
+    Gb = before if isinstance(before, nx.DiGraph) else before.graph
+    Ga = after if isinstance(after, nx.DiGraph) else after.graph
     present = set(Ga)
 
     new_ties = sorted([u, v] for u, v in Ga.edges() if u != v and not Gb.has_edge(u, v))
