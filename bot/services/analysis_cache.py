@@ -77,10 +77,15 @@ class CacheKey:
 
 @dataclass
 class Cached:
-    """One cached analysis, with what owners' questions derive from it (computed once)."""
+    """One cached analysis, with what owners' questions derive from it (computed once).
+
+    ``inputs`` are the ties and people it was computed from (the same data, already in
+    memory): `/network compare` builds the window before from them without reading again.
+    """
 
     analysis: Analysis
     computed_at: datetime
+    inputs: Any = None
     derived: dict[Any, Any] = field(default_factory=dict)
 
     def derive(self, name: Any, compute: Callable[[], Any]) -> Any:
@@ -115,9 +120,11 @@ class AnalysisCache:
         self._entries.move_to_end(key)
         return entry
 
-    def get(self, key: CacheKey, now: datetime, compute: Callable[[], Analysis]) -> Cached:
+    def get(self, key: CacheKey, now: datetime,
+            compute: Callable[[], tuple[Analysis, Any]]) -> Cached:
         """The cached analysis for ``key``, computing it (once, even when asked
-        concurrently) when missing or too old."""
+        concurrently) when missing or too old; ``compute`` returns the analysis and the
+        inputs it read."""
         with self._lock:
             self._forget_other_states(key)
             entry = self._fresh(key, now)
@@ -129,11 +136,12 @@ class AnalysisCache:
                 entry = self._fresh(key, now)
                 if entry is not None:
                     return entry
-            return self.put(key, now, compute())
+            return self.put(key, now, *compute())
 
-    def put(self, key: CacheKey, now: datetime, analysis: Analysis) -> Cached:
+    def put(self, key: CacheKey, now: datetime, analysis: Analysis, inputs: Any = None
+            ) -> Cached:
         """Store an analysis computed elsewhere (a snapshot) and return its entry."""
-        entry = Cached(analysis, now)
+        entry = Cached(analysis, now, inputs)
         with self._lock:
             self.computed += 1
             self._forget_other_states(key)

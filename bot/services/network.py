@@ -8,11 +8,12 @@ requester is always the Slack user who sent the (signed) request, never a value 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from analytics import model as am
 from analytics.champions import compare_picks
 from analytics.diff import diff_snapshots
+from analytics.graph import TieColumns, build_graph_arrays
 from analytics.jsonready import json_ready
 from analytics.model import Analysis, AnalysisOptions
 from analytics.people_kinds import rank
@@ -58,26 +60,45 @@ def audit(session: Session, workspace: Workspace, actor: str, action: str,
     session.add(AuditEntry(workspace_id=workspace.id, actor=actor, action=action, detail=detail))
 
 
+#: What an analysis is computed from: the ties as columns and the people (opted-out people
+#: and their ties already left out by `analysis_inputs`).
+Inputs = tuple[TieColumns, list[am.Person]]
+
+
+def _read_inputs(u: Unit) -> Inputs:
+    ties, people = analysis_inputs(u.session, u.workspace)
+    return TieColumns.from_ties(ties), people
+
+
+def _options(u: Unit, days: int, now: datetime, champions_k: int = 5) -> AnalysisOptions:
+    return AnalysisOptions(window_days=float(days), now=now,
+                           min_group_size=u.prefs.min_group_size, champions_k=champions_k)
+
+
 def _analyse(u: Unit, days: int, *, now: datetime | None = None, champions_k: int = 5,
-             inputs: tuple[list[am.Tie], list[am.Person]] | None = None) -> Analysis:
-    ties, people = inputs or analysis_inputs(u.session, u.workspace)
-    options = AnalysisOptions(window_days=float(days), now=now or u.now,
-                              min_group_size=u.prefs.min_group_size, champions_k=champions_k)
-    return analyze(ties, people, options)
+             inputs: Inputs | None = None) -> Analysis:
+    ties, people = inputs or _read_inputs(u)
+    return analyze(ties, people, _options(u, days, now or u.now, champions_k))
 
 
-def _cache_key(u: Unit, days: int, which: str = "current") -> CacheKey:
+def _analysed(u: Unit, days: int) -> tuple[Analysis, Inputs]:
+    """The analysis of the window ending now, with the inputs it read (kept beside it)."""
+    inputs = _read_inputs(u)
+    return _analyse(u, days, inputs=inputs), inputs
+
+
+def _cache_key(u: Unit, days: int) -> CacheKey:
     """The cache key of an owner's analysis; reads the data's state, so call it before the
     inputs are read (a key then never claims more than its analysis saw)."""
     url = u.session.get_bind().engine.url.render_as_string(hide_password=True)
     return CacheKey(url, u.workspace.id, data_state(u.session, u.workspace),
-                    (which, int(days), u.prefs.min_group_size))
+                    ("current", int(days), u.prefs.min_group_size))
 
 
 def _current(u: Unit, days: int) -> Cached:
     """The analysis of the window ending now: computed once per state of the ties and the
     people (`bot.services.analysis_cache`), then reused by person, champions and compare."""
-    return analyses.get(_cache_key(u, days), u.now, lambda: _analyse(u, days))
+    return analyses.get(_cache_key(u, days), u.now, lambda: _analysed(u, days))
 
 
 def parse_days(text: str | None, default: int) -> int:
@@ -148,8 +169,8 @@ def take_snapshot(u: Unit, requester: str, days: int | None = None) -> Snapshot:
     require_owner(u, requester)
     window = days or u.prefs.analysis_window_days
     key = _cache_key(u, window)  # before the inputs are read
-    analysis = _analyse(u, window)  # a snapshot is always computed afresh ...
-    analyses.put(key, u.now, analysis)  # ... and answers owners' questions until it changes
+    analysis, inputs = _analysed(u, window)  # a snapshot is always computed afresh ...
+    analyses.put(key, u.now, analysis, inputs)  # ... and answers owners until it changes
     stamp = u.now.strftime("%Y%m%dT%H%M%SZ")
     data = Path(u.settings.data_dir).resolve()
     folder = private_dir(data / "snapshots" / f"{stamp}-{window}d", within=data)
@@ -229,30 +250,39 @@ def champions(u: Unit, requester: str, k: int | None) -> dict[str, Any]:
 
 
 def compare(u: Unit, requester: str) -> dict[str, Any]:
-    """This window against the one before it."""
+    """This window against the one before it.
+
+    The window before needs only its graph (`analytics.diff.diff_snapshots` reads the
+    graphs, nothing else): it is built from the cached analysis's own inputs, the way the
+    pipeline builds it, without the metrics, communities and picks a whole analysis adds.
+    """
     require_owner(u, requester)
     days = u.prefs.analysis_window_days
-    key = _cache_key(u, days)
-    read: list[tuple[list[am.Tie], list[am.Person]]] = []
-
-    def inputs() -> tuple[list[am.Tie], list[am.Person]]:  # read once, analysed twice
-        if not read:
-            read.append(analysis_inputs(u.session, u.workspace))
-        return read[0]
-
-    current = analyses.get(key, u.now, lambda: _analyse(u, days, inputs=inputs()))
-    after = current.analysis
-    end = after.result.options.now or u.now
-    before_key = replace(key, options=("before", *key.options[1:]))
-    before = analyses.get(before_key, u.now, lambda: _analyse(
-        u, days, now=end - timedelta(days=days), inputs=inputs())).analysis
-    diff = current.derive(("diff", before_key), lambda: diff_snapshots(
-        before, after, min_group_size=u.prefs.min_group_size))
-    names = before.result.names() | after.result.names()  # the current name wins
+    current = _current(u, days)
+    diff, names = current.derive("compare", lambda: _compare(u, current, days))
     # Nothing was recorded in the window before: a comparison would report every tie and
     # every team pair as new, so the template says "nothing to compare yet" instead.
     first = not diff["ties"]["before"]
     return {"days": days, "diff": {**diff, "first_run": first}, "names": names}
+
+
+def _before_graph(u: Unit, current: Cached, days: int) -> nx.DiGraph:
+    """The graph of the window before the cached one, from the same inputs and options."""
+    after = current.analysis
+    end = after.result.options.now or u.now
+    ties, people = current.inputs if current.inputs is not None else _read_inputs(u)
+    graph, _, _ = build_graph_arrays(ties, people, _options(
+        u, days, end - timedelta(days=days), after.result.options.champions_k))
+    return graph
+
+
+def _compare(u: Unit, current: Cached, days: int) -> tuple[dict[str, Any], dict[str, str]]:
+    after = current.analysis
+    before = _before_graph(u, current, days)
+    diff = diff_snapshots(before, after, min_group_size=u.prefs.min_group_size)
+    # the names a whole analysis would give (PersonResult.label); the current name wins
+    names = {str(n): str(d.get("name", "")) or str(n) for n, d in before.nodes(data=True)}
+    return diff, names | after.result.names()
 
 
 def ego(u: Unit, requester: str, person_id: str) -> dict[str, Any]:

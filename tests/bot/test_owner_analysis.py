@@ -123,10 +123,53 @@ def test_person_champions_and_compare_reuse_the_snapshot(
     assert three["picks"] == fresh.result.recommendation
     del analyse_calls[:]
     services.call(network_service.compare, OWNER)
-    assert len(analyse_calls) == 1  # only the window before; this window is the cached one
     services.call(network_service.compare, OWNER)
     services.call(network_service.ego, OWNER, "UBEA")
-    assert len(analyse_calls) == 1
+    # the window before is only built as a graph; this window is the cached one
+    assert len(analyse_calls) == 0
+
+
+def test_compare_from_the_graph_before_equals_a_whole_analysis_of_it(
+        services: Services, analyse_calls: list[float]) -> None:
+    """The window before, built as a bare graph from the cached inputs, gives the same
+    comparison (and names) as a whole analysis of that window on the same data did."""
+    from analytics.diff import diff_snapshots
+    from bot.models import Person
+
+    with db.transaction(services.sessions) as session:
+        ws = session.get(Workspace, services.workspace_id)
+        for i, (a, b) in enumerate([("UALEX", "UCAL"), ("UCAL", "UBEA"), ("UDEV", "UALEX"),
+                                    ("UEVE", "UDEV"), ("UBEA", "UDEV"), ("UALEX", "UBEA"),
+                                    ("UDEV", "UCAL"), ("UOWNER", "UEVE")]):
+            record_tie(session, ws, NewTie(a, b, "helped", "poll", f"old:{i}",
+                                           NOW - timedelta(days=95 + 9 * i)))
+        # on the windows' edges: only in the window before, only in this one
+        for key, (a, b), days in (("edge:1", ("UEVE", "UOWNER"), 179.5),
+                                  ("edge:2", ("UCAL", "UALEX"), 89.5)):
+            record_tie(session, ws, NewTie(a, b, "helped", "poll", key,
+                                           NOW - timedelta(days=days)))
+        teams = {"UALEX": "Sales", "UBEA": "Sales", "UCAL": "Data", "UDEV": "Data",
+                 "UEVE": "Data", OWNER: "Sales"}
+        for person in session.query(Person).filter(Person.workspace_id == ws.id):
+            person.team = teams[person.slack_id]
+            person.is_champion = person.slack_id == "UBEA"
+    services.call(network_service.take_snapshot, OWNER, None)
+    c = services.call(network_service.compare, OWNER)
+    assert len(analyse_calls) == 1  # the snapshot's; compare analysed nothing more
+
+    def whole(u):  # type: ignore[no-untyped-def]
+        after = network_service._current(u, 90).analysis
+        end = after.result.options.now
+        before = network_service._analyse(u, 90, now=end - timedelta(days=90))
+        return (diff_snapshots(before, after, min_group_size=u.prefs.min_group_size),
+                before.result.names() | after.result.names())
+
+    diff, names = services.call(whole)
+    assert len(analyse_calls) == 2  # the whole analysis of the window before, for reference
+    assert c["diff"] == {**diff, "first_run": False} and c["names"] == names
+    # and the comparison has something in it: ties on both sides, a team pair, movers
+    assert diff["ties"]["before"] and diff["lost_ties"] and diff["new_ties"]
+    assert diff["teams_cut_off"] or diff["teams_connected"] or diff["rising"]
 
 
 def test_a_new_tie_is_seen_at_once(services: Services, analyse_calls: list[float]) -> None:
