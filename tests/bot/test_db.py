@@ -228,3 +228,35 @@ def test_export_writes_raw_events_and_leaves_out_opted_out_people(
     assert all(float(t["weight"]) == 1.0 and t["occurred_at"].startswith("2026-11-01")
                for t in ties)
     assert sorted(p["id"] for p in people) == ["U1", "U2"]
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_a_round_trip(
+        database_url: str) -> None:
+    # PostgreSQL: the pool checks a connection's socket instead of a SELECT 1 per checkout
+    # (`db._refuse_a_dead_connection`), and still never hands out one the server closed.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL pool")
+    from sqlalchemy.pool import NullPool
+
+    engine = db.make_engine(database_url)
+    admin = db.make_engine(database_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        conn.commit()
+
+    def last_statement() -> str:
+        with admin.connect() as conn:
+            return str(conn.execute(text("SELECT query FROM pg_stat_activity WHERE pid = :p"),
+                                    {"p": first}).scalar())
+
+    before = last_statement()
+    with engine.connect():
+        pass  # a checkout of a live pooled connection sends the server nothing
+    assert last_statement() == before == "COMMIT"
+    with admin.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:p, 5000)"), {"p": first}).scalar()
+    admin.dispose()
+    with engine.connect() as conn:  # no error: the closed one is dropped, a new one opened
+        second = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    assert second != first
+    engine.dispose()
