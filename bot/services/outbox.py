@@ -40,7 +40,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.client import HTTPException
@@ -51,6 +52,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import parse_quiet_hours
@@ -319,6 +321,7 @@ class OutboxSender:
         # Several senders may share a PostgreSQL database (replicas); SQLite has one.
         bind = sessions.kw.get("bind")
         self._shared = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
+        self._engine = bind if isinstance(bind, Engine) else None  # for `_statement`
         self._alive: HeldLock | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -498,8 +501,8 @@ class OutboxSender:
 
     def delivered(self, keys: Iterable[str]) -> dict[str, Delivered]:
         """Where each message stands: sent (with its ts), still queued, or failed."""
-        with self.sessions() as session:
-            rows = session.execute(_DELIVERED, {"keys": list(keys)}).all()
+        with self._statement() as conn:
+            rows = conn.execute(_DELIVERED, {"keys": list(keys)}).all()
         return {k: Delivered(k, s, ts, err) for k, s, ts, err in rows}
 
     def _state(self, key: str) -> _Due | None:
@@ -507,73 +510,56 @@ class OutboxSender:
 
     def _states(self, keys: list[str]) -> dict[str, _Due]:
         """Where each row stands, as `send_keys` needs it (plain columns, one query)."""
-        with self.sessions() as session:
-            rows = session.execute(_DUE, {"keys": keys}).all()
+        with self._statement() as conn:
+            rows = conn.execute(_DUE, {"keys": keys}).all()
         return {key: _Due(status, next_attempt_at, channel)
                 for key, status, next_attempt_at, channel in rows}
 
+    @contextmanager
+    def _statement(self) -> Iterator[Connection]:
+        """A connection for one statement that is atomic by itself (a claim, a finish, a
+        read of where rows stand). On PostgreSQL it runs in autocommit: one round trip
+        instead of BEGIN, the statement and COMMIT (or ROLLBACK after a read)."""
+        assert self._engine is not None, "the sessions must be bound to an engine"
+        with self._engine.connect() as conn:
+            if self._shared:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                yield conn
+                conn.commit()
+
     def _claim_key(self, key: str) -> OutboxMessage | None:
+        """Claim the row with this key if it is due, in one UPDATE .. RETURNING."""
         self._hold_liveness()
-        now = self.clock()
-        with transaction(self.sessions) as session:
-            claimed = session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.idempotency_key == key, OutboxMessage.status == PENDING,
-                       OutboxMessage.next_attempt_at <= now)
-                .values(status=SENDING, claimed_by=self.worker_id, claimed_at=now))
-            if getattr(claimed, "rowcount", 0) != 1:
-                return None
-            row = session.scalar(select(OutboxMessage)
-                                 .where(OutboxMessage.idempotency_key == key))
-            assert row is not None
-            session.expunge(row)
-            return row
+        with self._statement() as conn:
+            found = conn.execute(_CLAIM_KEY, {"key": key, "now": self.clock(),
+                                              "worker": self.worker_id}).first()
+        return None if found is None else _detached(found)
 
     def _claim_next(self) -> OutboxMessage | None:
         self._hold_liveness()
         now = self.clock()
         mono = self.monotonic()
-        due = (select(OutboxMessage.id, OutboxMessage.channel)
-               .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
-               .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-               .limit(self.batch))
-        if self._shared:
-            # Replicas: lock the candidates, skipping rows another sender holds, and claim
-            # one in the same transaction: senders never wait for, or fight over, a row.
-            with transaction(self.sessions) as session:
-                candidates = session.execute(due.with_for_update(skip_locked=True)).all()
-                for row_id, channel in candidates:
-                    if self.throttle.channel_delay(channel, mono) > 0:
-                        continue
-                    return self._claim_locked(session, row_id, now)
+        with self._statement() as conn:
+            candidates = conn.execute(_CANDIDATES, {"now": now, "batch": self.batch}).all()
+        free = [row_id for row_id, channel in candidates
+                if self.throttle.channel_delay(channel, mono) <= 0]
+        if not free:
             return None
-        with self.sessions() as session:
-            candidates = session.execute(due).all()
-        for row_id, channel in candidates:
-            if self.throttle.channel_delay(channel, mono) > 0:
-                continue
-            with transaction(self.sessions) as session:
-                claimed = session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row_id, OutboxMessage.status == PENDING)
-                    .values(status=SENDING, claimed_by=self.worker_id, claimed_at=now))
-                if getattr(claimed, "rowcount", 0) != 1:
-                    continue  # another sender won it
-                return self._claim_locked(session, row_id, now, updated=True)
+        claim = {"now": now, "worker": self.worker_id}
+        if self._shared:
+            # Replicas: the first free candidate no other sender is claiming right now
+            # (FOR UPDATE SKIP LOCKED), claimed in the same statement: senders never wait
+            # for, or fight over, a row, and no row stays locked beyond that statement.
+            with self._statement() as conn:
+                found = conn.execute(_CLAIM_FIRST, {**claim, "ids": free}).first()
+            return None if found is None else _detached(found)
+        for row_id in free:
+            with self._statement() as conn:
+                found = conn.execute(_CLAIM_ID, {**claim, "row_id": row_id}).first()
+            if found is not None:
+                return _detached(found)  # else another sender won it
         return None
-
-    def _claim_locked(self, session: Session, row_id: int, now: datetime, *,
-                      updated: bool = False) -> OutboxMessage:
-        """Mark a row this transaction holds as ours, and return it detached."""
-        if not updated:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
-                            .values(status=SENDING, claimed_by=self.worker_id,
-                                    claimed_at=now))
-        row = session.get(OutboxMessage, row_id, populate_existing=True)
-        assert row is not None
-        session.flush()
-        session.expunge(row)
-        return row
 
     def _client(self, row: OutboxMessage) -> WebClient:
         """The Slack client of the row's tenant (`Uninstalled` when it has none)."""
@@ -682,9 +668,9 @@ class OutboxSender:
             values["attempts"] = row.attempts + 1
         if uncertain is not None:
             values["uncertain"] = uncertain
-        with transaction(self.sessions) as session:
-            session.execute(update(OutboxMessage).where(
-                OutboxMessage.id == row.id, OutboxMessage.claimed_by == self.worker_id)
+        with self._statement() as conn:
+            conn.execute(update(_OUTBOX).where(
+                _OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.worker_id)
                 .values(**values))
 
     def _finish(self, row: OutboxMessage, *, status: str, ts: str | None = None,
@@ -700,8 +686,8 @@ class OutboxSender:
             values["attempts"] = attempts
         if uncertain is not None:
             values["uncertain"] = uncertain
-        with transaction(self.sessions) as session:
-            session.execute(update(_OUTBOX).where(
+        with self._statement() as conn:
+            conn.execute(update(_OUTBOX).where(
                 _OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.worker_id)
                 .values(**values))
 
@@ -819,6 +805,29 @@ _OUTBOX: Any = OutboxMessage.__table__
 _DUE = select(_OUTBOX.c.idempotency_key, _OUTBOX.c.status, _OUTBOX.c.next_attempt_at,
               _OUTBOX.c.channel).where(
     _OUTBOX.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+
+_CANDIDATES = (select(_OUTBOX.c.id, _OUTBOX.c.channel)
+               .where(_OUTBOX.c.status == PENDING, _OUTBOX.c.next_attempt_at <= bindparam("now"))
+               .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id).limit(bindparam("batch")))
+_CLAIMED = {"status": SENDING, "claimed_by": bindparam("worker"), "claimed_at": bindparam("now")}
+_CLAIM_KEY = (update(_OUTBOX).where(_OUTBOX.c.idempotency_key == bindparam("key"),
+                                    _OUTBOX.c.status == PENDING,
+                                    _OUTBOX.c.next_attempt_at <= bindparam("now"))
+              .values(_CLAIMED).returning(*_OUTBOX.c))
+_CLAIM_ID = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.status == PENDING)
+             .values(_CLAIMED).returning(*_OUTBOX.c))
+_CLAIM_FIRST = (update(_OUTBOX).where(_OUTBOX.c.id == (
+    select(_OUTBOX.c.id).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+                               _OUTBOX.c.status == PENDING)
+    .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id).limit(1)
+    .with_for_update(skip_locked=True).scalar_subquery()))
+    .values(_CLAIMED).returning(*_OUTBOX.c))
+
+
+def _detached(found: Any) -> OutboxMessage:
+    """A claimed row as the sender reads it (no session: every column is loaded)."""
+    return OutboxMessage(**found._mapping)
+
 
 _QUEUED = select(_OUTBOX.c.idempotency_key).where(
     _OUTBOX.c.idempotency_key.in_(bindparam("keys", expanding=True)))

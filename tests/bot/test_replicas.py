@@ -121,6 +121,32 @@ def test_a_starting_sender_leaves_a_live_senders_rows_and_takes_a_dead_ones(
     assert posted_keys(sandbox) == Counter({"m:U001": 1})
 
 
+@PG
+def test_a_claim_skips_a_row_being_claimed_elsewhere_and_holds_no_lock_after_it(
+        sessions: sessionmaker[Session], sandbox: SlackSandbox) -> None:
+    queue(sessions, ["U001", "U002"])
+    first = sender(sessions, sandbox)
+    with sessions() as other:  # another sender, mid-claim of the oldest row
+        other.execute(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == "m:U001")
+                      .with_for_update())
+        started = time.monotonic()
+        row = first._claim_next()
+        assert row is not None and row.idempotency_key == "m:U002"  # skipped, not waited for
+        assert time.monotonic() - started < 2
+        other.rollback()
+    # The claim was one statement: nothing of it is held, so a claim by key of the other
+    # row (a waiting person's) and a second sender's claim go through at once.
+    second = sender(sessions, sandbox)
+    mine = second._claim_key("m:U001")
+    assert mine is not None and mine.claimed_by == second.worker_id and mine.status == SENDING
+    assert first._claim_next() is None and second._claim_key("m:U002") is None
+    with sessions() as s:
+        assert dict(s.execute(select(OutboxMessage.idempotency_key, OutboxMessage.claimed_by))
+                    .all()) == {"m:U001": second.worker_id, "m:U002": first.worker_id}
+    first.stop()
+    second.stop()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_refuses_several_workers_in_one_line(
         database_url: str, monkeypatch: pytest.MonkeyPatch,
