@@ -131,23 +131,25 @@ def _snapshot(req: Request) -> Reply:
 
 def _champions(req: Request) -> Reply:
     k = network_service.parse_count(req.args[0]) if req.args else None
-    c = req.services.call(network_service.champions, req.user, k)
+    c = network_service.ask(req.services, network_service.champions, req.user, k)
     p = c["picks"]
     effect = req.services.call(champions_service.champion_effect, req.user)
     return Reply(render("network_champions.j2", k=c["k"], rec=p.recommended,
                         cur=p.current, top=p.top_degree, rnd=p.random,
-                        names=c["names"], gain=c["gain"], people=c["people"])
+                        names=c["names"], gain=c["gain"], people=c["people"],
+                        fresh=c["freshness"])
                  + "\n\n" + render("champion_effect.j2", r=effect))
 
 
 def _compare(req: Request) -> Reply:
-    c = req.services.call(network_service.compare, req.user)
-    return Reply(render("network_compare.j2", days=c["days"], d=c["diff"], names=c["names"]))
+    c = network_service.ask(req.services, network_service.compare, req.user)
+    return Reply(render("network_compare.j2", days=c["days"], d=c["diff"], names=c["names"],
+                        fresh=c["freshness"]))
 
 
 def _person(req: Request) -> Reply:
-    e = req.services.call(network_service.ego, req.user, _mentioned(req.args))
-    return Reply(render("network_person.j2", e=e))
+    e = network_service.ask(req.services, network_service.ego, req.user, _mentioned(req.args))
+    return Reply(render("network_person.j2", e=e, fresh=e["freshness"]))
 
 
 def _champion(req: Request) -> Reply:

@@ -8,6 +8,7 @@ requester is always the Slack user who sent the (signed) request, never a value 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,8 +33,14 @@ from bot.db import compact_after_commit
 from bot.errors import NotAProgrammeOwner, PeerPulseError, UnknownPerson
 from bot.files import private_dir, private_files
 from bot.models import AuditEntry, Person, Tie, Workspace
-from bot.services import Unit, erasure
-from bot.services.analysis_cache import Cached, CacheKey, analyses, data_state
+from bot.services import Services, Unit, erasure
+from bot.services.analysis_cache import (
+    Cached,
+    CacheKey,
+    analyses,
+    data_state,
+    ties_only_added,
+)
 from bot.services.delivery import file_message, message_key
 from bot.services.export import export_csv
 from bot.services.outbox import Outgoing
@@ -95,10 +102,45 @@ def _cache_key(u: Unit, days: int) -> CacheKey:
                     ("current", int(days), u.prefs.min_group_size))
 
 
-def _current(u: Unit, days: int) -> Cached:
+@dataclass(frozen=True)
+class Freshness:
+    """How fresh an owner's answer is: ``behind`` ties recorded since ``as_of`` are not in
+    it yet (0: up to date); ``key`` and ``days`` say which analysis to refresh."""
+
+    as_of: datetime
+    behind: int = 0
+    key: CacheKey | None = field(default=None, compare=False, repr=False)
+    days: int = 0
+
+
+def _current(u: Unit, days: int) -> tuple[Cached, Freshness]:
     """The analysis of the window ending now: computed once per state of the ties and the
-    people (`bot.services.analysis_cache`), then reused by person, champions and compare."""
-    return analyses.get(_cache_key(u, days), u.now, lambda: _analysed(u, days))
+    people (`bot.services.analysis_cache`), then reused by person, champions and compare;
+    when ties were only added since, the cached one (within bounds), and how fresh it is."""
+    key = _cache_key(u, days)
+    found = analyses.answer(key, u.now, lambda: _analysed(u, days),
+                            lambda old: ties_only_added(u.session, u.workspace, old, key.state))
+    return found.entry, Freshness(found.as_of, found.behind, key, days)
+
+
+def refresh_analysis(u: Unit, days: int) -> None:
+    """Compute the analysis of the window ending now for the data as it is now (unless it
+    is cached already): what a background refresh runs."""
+    analyses.get(_cache_key(u, days), u.now, lambda: _analysed(u, days))
+
+
+def ask(services: Services, use_case: Callable[..., dict[str, Any]], *args: Any
+        ) -> dict[str, Any]:
+    """Answer an owner's question (`ego`, `champions`, `compare`) in one unit of work and,
+    when it was answered from an analysis that lacks ties recorded since, compute that
+    analysis again in the background, in a unit of work of its own
+    (`AnalysisCache.refresh`: one at a time per window), so later questions use it."""
+    answer = services.call(use_case, *args)
+    fresh = answer.get("freshness")
+    if isinstance(fresh, Freshness) and fresh.behind and fresh.key is not None:
+        days = fresh.days
+        analyses.refresh(fresh.key, lambda: services.call(refresh_analysis, days))
+    return answer
 
 
 def parse_days(text: str | None, default: int) -> int:
@@ -239,14 +281,14 @@ def champions(u: Unit, requester: str, k: int | None) -> dict[str, Any]:
     k = k or 5
     if not 1 <= k <= 50:
         raise BadRequest("Ask for between 1 and 50 champions, e.g. `/network champions 5`.")
-    entry = _current(u, u.prefs.analysis_window_days)
+    entry, fresh = _current(u, u.prefs.analysis_window_days)
     analysis = entry.analysis
     picks = analysis.result.recommendation
     if picks.k != k:  # the cached analysis picked the default number: pick k on its graph
         picks = entry.derive(("picks", k), lambda: _picks(analysis, k))
     return {"k": k, "picks": picks, "names": analysis.result.names(),
             "gain": picks.recommended.coverage_two_step - picks.current.coverage_two_step,
-            "people": analysis.result.network.people}
+            "people": analysis.result.network.people, "freshness": fresh}
 
 
 def compare(u: Unit, requester: str) -> dict[str, Any]:
@@ -258,12 +300,13 @@ def compare(u: Unit, requester: str) -> dict[str, Any]:
     """
     require_owner(u, requester)
     days = u.prefs.analysis_window_days
-    current = _current(u, days)
+    current, fresh = _current(u, days)
     diff, names = current.derive("compare", lambda: _compare(u, current, days))
     # Nothing was recorded in the window before: a comparison would report every tie and
     # every team pair as new, so the template says "nothing to compare yet" instead.
     first = not diff["ties"]["before"]
-    return {"days": days, "diff": {**diff, "first_run": first}, "names": names}
+    return {"days": days, "diff": {**diff, "first_run": first}, "names": names,
+            "freshness": fresh}
 
 
 def _before_graph(u: Unit, current: Cached, days: int) -> nx.DiGraph:
@@ -289,7 +332,7 @@ def ego(u: Unit, requester: str, person_id: str) -> dict[str, Any]:
     """One person's ego network: who named them, whom they named, their figures and roles."""
     require_owner(u, requester)
     person_by_slack_id(u.session, u.workspace, person_id)
-    entry = _current(u, u.prefs.analysis_window_days)
+    entry, fresh = _current(u, u.prefs.analysis_window_days)
     G = entry.analysis.graph
     if person_id not in G:
         raise BadRequest(f"<@{person_id}> is not in the analysed network (opted out, "
@@ -304,7 +347,7 @@ def ego(u: Unit, requester: str, person_id: str) -> dict[str, Any]:
         "named_by": sorted(G.predecessors(person_id)),
         "names": sorted(G.successors(person_id)),
         "betweenness_rank": rank[person_id],
-        "people": len(people),
+        "people": len(people), "freshness": fresh,
     }
 
 

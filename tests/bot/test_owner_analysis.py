@@ -158,7 +158,7 @@ def test_compare_from_the_graph_before_equals_a_whole_analysis_of_it(
     assert len(analyse_calls) == 1  # the snapshot's; compare analysed nothing more
 
     def whole(u):  # type: ignore[no-untyped-def]
-        after = network_service._current(u, 90).analysis
+        after = network_service._current(u, 90)[0].analysis
         end = after.result.options.now
         before = network_service._analyse(u, 90, now=end - timedelta(days=90))
         return (diff_snapshots(before, after, min_group_size=u.prefs.min_group_size),
@@ -212,3 +212,197 @@ def test_an_old_cached_analysis_is_computed_again(
     services.test_clock[0] = NOW + MAX_AGE + timedelta(minutes=1)  # type: ignore[attr-defined]
     services.call(network_service.ego, OWNER, "UEVE")
     assert len(analyse_calls) == 2 and analyse_calls[-1] > analyse_calls[0]
+
+
+# New ties: answered at once from the cached analysis, refreshed in the background ---------
+
+def add_tie(services: Services, source: str, target: str, key: str,
+            days_ago: float = 1) -> None:
+    with db.transaction(services.sessions) as session:
+        ws = session.get(Workspace, services.workspace_id)
+        record_tie(session, ws, NewTie(source, target, "helped", "poll", key,
+                                       NOW - timedelta(days=days_ago)))
+
+
+@pytest.fixture
+def busy(services: Services) -> Services:
+    """45 ties, so one or two new ones stay within STALE_MAX_SHARE (5%), three do not;
+    one of them older than the retention period, one the only UALEX -> UDEV; then a
+    snapshot."""
+    with db.transaction(services.sessions) as session:
+        ws = session.get(Workspace, services.workspace_id)
+        for i in range(35):
+            a, b = TIES[i % len(TIES)]
+            record_tie(session, ws, NewTie(a, b, "helped", "poll", f"more:{i}",
+                                           NOW - timedelta(days=10 + i)))
+        record_tie(session, ws, NewTie("UDEV", "UBEA", "helped", "poll", "ancient",
+                                       NOW - timedelta(days=600)))
+        record_tie(session, ws, NewTie("UALEX", "UDEV", "helped", "poll", "lone",
+                                       NOW - timedelta(days=3)))
+    services.call(network_service.take_snapshot, OWNER, None)
+    return services
+
+
+def named_by(services: Services, person: str) -> tuple[list[str], network_service.Freshness]:
+    e = network_service.ask(services, network_service.ego, OWNER, person)
+    return e["named_by"], e["freshness"]
+
+
+def test_new_ties_are_answered_at_once_then_refreshed_in_the_background(
+        busy: Services, analyse_calls: list[float]) -> None:
+    from bot.rendering import render
+
+    add_tie(busy, "UALEX", "UCAL", "new:1")
+    e = network_service.ask(busy, network_service.ego, OWNER, "UCAL")
+    assert "UALEX" not in e["named_by"]  # the cached analysis: figures as of the snapshot
+    fresh = e["freshness"]
+    assert (fresh.as_of, fresh.behind) == (NOW, 1)
+    text = render("network_person.j2", e=e, fresh=fresh)
+    assert text.startswith("_Figures as of 10:00 UTC; 1 tie recorded since is being added._")
+    assert analyses.wait_for_refreshes(60)
+    assert len(analyse_calls) == 1  # one refresh, in the background
+    named, fresh = named_by(busy, "UCAL")
+    assert "UALEX" in named and fresh.behind == 0
+    assert "Figures as of" not in render("network_person.j2", e=e, fresh=fresh)
+    # champions and compare answer from the same refreshed analysis; nothing more is run
+    c = network_service.ask(busy, network_service.champions, OWNER, 3)
+    d = network_service.ask(busy, network_service.compare, OWNER)
+    assert c["freshness"].behind == 0 and d["freshness"].behind == 0
+    assert len(analyse_calls) == 1 and every_cached_person() >= {"UALEX", "UCAL"}
+
+
+def test_one_refresh_at_a_time_and_questions_meanwhile_answer_at_once(
+        busy: Services, analyse_calls: list[float]) -> None:
+    add_tie(busy, "UALEX", "UCAL", "new:1")
+    answers = [network_service.ask(busy, use_case, OWNER, *args) for use_case, args in (
+        (network_service.ego, ("UCAL",)), (network_service.champions, (3,)),
+        (network_service.compare, ()), (network_service.ego, ("UEVE",)))]
+    assert analyses.wait_for_refreshes(60)
+    # each answered at once (from the snapshot's analysis, or the refreshed one if it had
+    # landed already); whatever the timing, the new state was analysed exactly once
+    assert all(a["freshness"].behind in (0, 1) for a in answers)
+    assert answers[0]["freshness"].behind == 1
+    assert len(analyse_calls) == 1
+    add_tie(busy, "UBEA", "UDEV", "new:2")  # after the refresh: the next one starts
+    assert named_by(busy, "UDEV")[1].behind == 1
+    assert analyses.wait_for_refreshes(60) and len(analyse_calls) == 2
+    assert "UBEA" in named_by(busy, "UDEV")[0]
+
+
+def test_a_question_for_a_key_being_refreshed_waits_for_that_computation() -> None:
+    """Never two computations of one key: `get` while a refresh computes it waits for it."""
+    import threading
+
+    from analytics.model import Tie as ATie
+    from analytics.pipeline import analyze
+    from bot.services.analysis_cache import AnalysisCache, CacheKey, DataState
+
+    cache = AnalysisCache()
+    state = DataState(1, 1, NOW, (2, 2, NOW, 0, 2, 0))
+    key = CacheKey("db", 1, state, ("current", 90, 5))
+    started, release, runs = threading.Event(), threading.Event(), []
+
+    def compute():  # type: ignore[no-untyped-def]
+        runs.append(1)
+        started.set()
+        release.wait(10)
+        return analyze([ATie("a", "b")]), None
+
+    assert cache.refresh(key, lambda: cache.get(key, NOW, compute))
+    assert started.wait(10)
+    assert not cache.refresh(key, lambda: cache.get(key, NOW, compute))  # one at a time
+    got: list[object] = []
+    waiting = threading.Thread(target=lambda: got.append(cache.get(key, NOW, compute)))
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive()  # waiting for the refresh, not computing a second time
+    release.set()
+    waiting.join(10)
+    assert cache.wait_for_refreshes(10)
+    assert len(runs) == 1 and cache.computed == 1 and got[0] is cache._entries[key]
+
+
+def remove_a_tie_in_the_window(services: Services) -> None:
+    """As an undone kudos does: the only UALEX -> UDEV tie goes."""
+    from sqlalchemy import delete
+
+    from bot.models import Tie
+
+    with db.transaction(services.sessions) as session:
+        session.execute(delete(Tie).where(Tie.origin_key == "lone"))
+
+
+def purge(services: Services) -> None:
+    from bot.services.retention import purge as retention_purge
+
+    assert services.call(retention_purge).ties == 1  # the 600-day-old tie
+
+
+def remove_the_newest_tie(services: Services) -> None:
+    """The newest tie goes and another comes: SQLite gives it the freed id again (so the
+    ties up to the cached highest id are as many as before), caught by its creation time."""
+    from sqlalchemy import delete, func, select
+
+    from bot.models import Tie
+
+    with db.transaction(services.sessions) as session:
+        newest = session.scalar(select(func.max(Tie.id)))
+        session.execute(delete(Tie).where(Tie.id == newest))
+    add_tie(services, "UDEV", "UCAL", "replacement")
+
+
+@pytest.mark.parametrize("change", ["opt out", "forget me", "undone tie", "retention purge",
+                                    "newest tie replaced", "champion", "roster"])
+def test_any_change_but_new_ties_invalidates_at_once(
+        busy: Services, analyse_calls: list[float], change: str) -> None:
+    assert "UCAL" in named_by(busy, "UEVE")[0] and "UALEX" in named_by(busy, "UDEV")[0]
+    if change != "newest tie replaced":
+        add_tie(busy, "UALEX", "UCAL", "new:1")
+    if change == "opt out":
+        busy.call(network_service.set_opt_out, "UCAL", True)
+    elif change == "forget me":
+        busy.call(network_service.forget_me, "UCAL")
+    elif change == "undone tie":
+        remove_a_tie_in_the_window(busy)
+        add_tie(busy, "UBEA", "UDEV", "new:2")  # so the count alone would not tell
+    elif change == "retention purge":
+        purge(busy)
+        add_tie(busy, "UBEA", "UDEV", "new:2")
+    elif change == "newest tie replaced":
+        remove_the_newest_tie(busy)  # the analysis counted it ...
+        add_tie(busy, "UALEX", "UCAL", "new:1")  # ... and two more new ones
+        add_tie(busy, "UBEA", "UDEV", "new:2")
+    elif change == "champion":
+        busy.call(network_service.change_champion, OWNER, "UDEV", True)
+    else:
+        with db.transaction(busy.sessions) as session:
+            apply_user(session, session.get(Workspace, busy.workspace_id),
+                       user("UFAY", "Fay"))
+    e = network_service.ask(busy, network_service.ego, OWNER, "UEVE")
+    assert e["freshness"].behind == 0  # computed now, not answered from the old analysis
+    assert len(analyse_calls) == 1 and analyses.wait_for_refreshes(60)
+    assert len(analyse_calls) == 1  # and no refresh behind it
+    if change in ("opt out", "forget me"):
+        assert "UCAL" not in e["named_by"] and "UCAL" not in every_cached_person()
+    if change == "undone tie":
+        assert "UALEX" not in named_by(busy, "UDEV")[0]  # the only tie between them is gone
+    if change == "champion":
+        c = network_service.ask(busy, network_service.champions, OWNER, 3)
+        assert "UDEV" in c["picks"].current.ids
+    if change == "roster":
+        assert "UFAY" in every_cached_person()
+
+
+@pytest.mark.parametrize("bound", ["age", "share"])
+def test_a_stale_analysis_is_answered_from_only_within_its_bounds(
+        busy: Services, analyse_calls: list[float], bound: str) -> None:
+    from bot.services.analysis_cache import STALE_MAX_AGE
+
+    if bound == "age":  # one new tie, but the cached analysis is too old
+        busy.test_clock[0] = NOW + STALE_MAX_AGE + timedelta(minutes=1)  # type: ignore[attr-defined]
+        add_tie(busy, "UALEX", "UCAL", "new:1")
+    else:  # three new ties: more than 5% of the 45 it counted
+        for i, (a, b) in enumerate([("UALEX", "UCAL"), ("UBEA", "UDEV"), ("UEVE", "UBEA")]):
+            add_tie(busy, a, b, f"new:{i}")
+    named, fresh = named_by(busy, "UCAL")
+    assert "UALEX" in named and fresh.behind == 0 and len(analyse_calls) == 1
