@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import random
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -148,6 +149,38 @@ def test_champions_compare_and_person(stack: Stack) -> None:
     resp, _ = command(stack, me, f"person <@{target}|x>")
     text = replies(stack, resp)[-1]
     assert f"Ego network of <@{target}>" in text and "Named by" in text
+
+
+def test_new_ties_are_answered_at_once_saying_how_fresh_then_refreshed(stack: Stack) -> None:
+    """Issue 13: after new ties, /network person answers at once from the cached analysis,
+    says how fresh it is, and a background refresh brings the new tie in."""
+    me, target = owner(stack), someone(stack, 3)
+
+    def ask() -> str:
+        return replies(stack, command(stack, me, f"person <@{target}|x>")[0])[-1]
+
+    first = ask()
+    assert "Figures as of" not in first
+    with db.transaction(db.make_session_factory(stack.engine)) as s:
+        ws = s.scalars(select(Workspace)).one()
+        target_pk = s.scalar(select(Person.id).where(Person.slack_id == target))
+        naming = set(s.scalars(select(Person.slack_id).join(Tie, Tie.source_id == Person.id)
+                               .where(Tie.target_id == target_pk)))
+        source = next(p.id for p in stack.org.people[1:] if p.id not in naming | {target})
+        record_tie(s, ws, NewTie(source, target, "helped", "poll", f"fresh:{source}",
+                                 datetime.now(UTC)))
+    stale = ask()
+    assert re.match(r"_Figures as of \d\d:\d\d UTC; 1 tie recorded since is being added\._\n",
+                    stale), stale
+    assert f"<@{source}>" not in stale
+    fresh: list[str] = []
+
+    def refreshed() -> bool:
+        fresh.append(ask())
+        return "Figures as of" not in fresh[-1]
+
+    wait_until(refreshed, timeout=60, what="the refreshed analysis")
+    assert f"<@{source}>" in fresh[-1]
 
 
 def test_help_shows_owner_commands_to_owners_only(stack: Stack) -> None:
