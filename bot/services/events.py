@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.models import ProcessedEvent, utcnow
-from bot.services import Unit
+from bot.services import Unit, one_statement
 
 _EVENTS: Any = ProcessedEvent.__table__
 # Built once per dialect (building the statement cost more than running it).
@@ -50,6 +50,7 @@ def forget_old_events(session: Session, now: datetime, keep: timedelta = timedel
 
 # Use cases (see bot.services) ---------------------------------------------------------
 
+@one_statement
 def record_delivery(uow: Unit, event_id: str) -> bool:
     """The Events API middleware: True the first time ``event_id`` arrives."""
     return first_delivery(uow.session, event_id)

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.errors import PeerPulseError
 from bot.models import KudosRequest, Person, Tie, Workspace
 from bot.rendering import SlackMarkup, escape_slack
-from bot.services import Services, Unit
+from bot.services import Services, Unit, one_statement
 from bot.services.delivery import message_key
 from bot.services.outbox import Outgoing
 from bot.services.roster import apply_user, is_person
@@ -609,6 +609,7 @@ _SETTLE = update(_REQUESTS_T).where(_THIS_REQUEST)
 _FORGET = delete(_REQUESTS_T).where(_THIS_REQUEST)
 
 
+@one_statement
 def receive_command(uow: Unit, *, giver: str, text: str, request_key: str) -> bool:
     """Record a `/kudos` before Slack is acknowledged. False when it is recorded already
     (the same command delivered twice): one INSERT that does nothing on a conflict on
@@ -640,17 +641,20 @@ def finish_command(uow: Unit, *, giver: str, text: str, request_key: str) -> Kud
     return given
 
 
+@one_statement
 def settle_request(uow: Unit, request_key: str, answer: KudosAnswer) -> None:
     """Mark a recorded `/kudos` done, keeping what came of it until its giver is told."""
     uow.session.execute(_SETTLE, {"ws": uow.workspace_id, "key": request_key,
                                   "status": DONE, "outcome": answer.summary()})
 
 
+@one_statement
 def forget_request(uow: Unit, request_key: str) -> None:
     """The giver has been answered: the record (and the text it holds) goes."""
     uow.session.execute(_FORGET, {"ws": uow.workspace_id, "key": request_key})
 
 
+@one_statement
 def abandon_request(uow: Unit, request_key: str) -> None:
     """Forget a request that failed before anything was stored (its giver is asked to try
     again, so finishing it later would count it twice)."""

@@ -132,3 +132,38 @@ def test_a_listener_that_fails_drops_the_pending_request_it_asks_to_retry(
         kudos.carry_out(services, giver="U001", text="<@UNEWCOMER> welcome aboard",
                         request_key="t1", abandon_on_error=True)
     assert requests(services) == {}, "the giver is told to try again: nothing left to redo"
+
+
+def test_the_one_statement_use_cases_run_one_statement_each(services: Services) -> None:
+    # They are marked `one_statement`, so on PostgreSQL they run in autocommit: a second
+    # statement would not commit with the first. Counted on both databases.
+    from sqlalchemy import event
+
+    from bot.services import events
+
+    receive(services, "U001", "<@U002> thanks", "t0")  # the workspace is seen once
+    engine = services.sessions.kw["bind"]
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement.split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        runs = [(kudos.receive_command, {"giver": "U001", "text": "<@U002> hi",
+                                         "request_key": "t1"}),
+                (kudos.settle_request, {"request_key": "t1",
+                                        "answer": kudos.KudosAnswer(refused="no")}),
+                (kudos.forget_request, {"request_key": "t1"}),
+                (kudos.abandon_request, {"request_key": "t0"}),
+                (events.record_delivery, {"event_id": "Ev1"})]
+        for use_case, kwargs in runs:
+            assert getattr(use_case, "one_statement", False), use_case.__name__
+            sent.clear()
+            services.call(use_case, **kwargs)  # type: ignore[arg-type]
+            assert len(sent) == 1 and sent[0] in ("INSERT", "UPDATE", "DELETE"), \
+                (use_case.__name__, sent)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert requests(services) == {}
+    assert not services.call(events.record_delivery, "Ev1")
