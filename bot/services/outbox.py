@@ -470,6 +470,7 @@ class OutboxSender:
         keys = list(dict.fromkeys(keys))
         deadline = self.monotonic() + budget
         states = self._states(keys)  # one read for all; each is read again after a wait
+        known: dict[str, Delivered] = {}  # finished for good here: not read again
         for key in keys:
             state = states.get(key)
             while self.monotonic() < deadline:
@@ -495,9 +496,12 @@ class OutboxSender:
                     self._finished.row_id = None
                     self._send_claimed(row)
                     if self._finished.row_id == row.id and self._finished.status in FINAL:
+                        if self._finished.outcome is not None:
+                            known[key] = self._finished.outcome
                         break  # sent, or failed for good: nothing to read again
                 state = self._state(key)
-        return self.delivered(keys)
+        unknown = [key for key in keys if key not in known]
+        return {**known, **self.delivered(unknown)} if unknown else known
 
     def delivered(self, keys: Iterable[str]) -> dict[str, Delivered]:
         """Where each message stands: sent (with its ts), still queued, or failed."""
@@ -677,6 +681,7 @@ class OutboxSender:
                 channel: str | None = None, error: str | None = None,
                 attempts: int | None = None, uncertain: bool | None = None) -> None:
         self._finished.row_id, self._finished.status = row.id, status
+        self._finished.outcome = None
         values: dict[str, Any] = {"status": status, "claimed_by": None}
         if status == SENT:
             values.update(ts=ts, posted_channel=channel, sent_at=self.clock(), uncertain=False)
@@ -687,9 +692,13 @@ class OutboxSender:
         if uncertain is not None:
             values["uncertain"] = uncertain
         with self._statement() as conn:
-            conn.execute(update(_OUTBOX).where(
+            done = conn.execute(update(_OUTBOX).where(
                 _OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.worker_id)
                 .values(**values))
+        if done.rowcount == 1:  # still ours: what the row now holds, for `send_keys`
+            self._finished.outcome = Delivered(
+                row.idempotency_key, status, ts if status == SENT else row.ts,
+                row.last_error if error is None else error[:255])
 
     def _settle_uncertain(self, row: OutboxMessage) -> bool:
         """Look for an uncertain row's message in Slack's history before it is posted again.
