@@ -18,7 +18,15 @@ of ~40 that mostly follow them, 1% champions, 5 ties a person (so 10k people / 5
 - **owners**: a SQLite database holding the same people and ties; the time of
   ``take_snapshot`` (analysis and every file: what ``/network snapshot`` does before the
   upload), then ``/network person``, ``champions`` (k=5 and k=3) and ``compare`` answered
-  from the cached analysis, and ``person`` again after a new tie (the analysis is redone).
+  from the cached analysis (asked as the handlers ask, ``bot.services.network.ask``), and
+  ``person`` again after a new tie: answered at once from the cached analysis (saying how
+  fresh it is), the time until the background refresh has landed (counted from the same
+  request), and ``person`` once more, from the refreshed analysis;
+- **snapshot through the bot**: ``peerpulse run --http`` (``bot.devkit.botprocess``)
+  against the local Slack sandbox, on a SQLite database of the same people and ties; once
+  its start-up work is done (roster sync of every person, then idle for a second), a signed
+  ``/network snapshot`` (``bot.devkit.signed_client``), timed until the sandbox has recorded
+  every snapshot file as uploaded to the owner's DM (``--skip-snapshot-e2e`` leaves it out).
 
 Each measurement is repeated ``--runs`` times; the table shows the median and the range.
 ``--skip-owners`` leaves the owners' part out, ``--owner-max`` caps the sizes it runs at.
@@ -207,25 +215,21 @@ def igraph_worker(folder: Path, seed: int) -> dict[str, Any]:
     return {"compute_s": time.perf_counter() - started, "modularity": best}
 
 
-def owners_worker(folder: Path, db_dir: Path) -> dict[str, Any]:
-    """Owners' questions on a database holding the same people and ties."""
-    from slack_sdk import WebClient
+def fill_database(folder: Path, url: str, team_id: str, owner: str
+                  ) -> tuple[int, dict[str, int]]:
+    """A database holding the people (and the owner) and ties of ``folder``; returns the
+    workspace id and each person's primary key by Slack id."""
     from sqlalchemy import insert, select
 
     from bot import db
-    from bot.config import load_settings
     from bot.models import Person, Tie
-    from bot.services import Services
-    from bot.services import network as network_service
-    from bot.services.analysis_cache import analyses
     from bot.services.workspace import ensure_workspace
 
-    url = f"sqlite:///{db_dir / 'bench.db'}"
     db.upgrade(url)
-    sessions = db.make_session_factory(db.make_engine(url))
-    owner = "UOWNER"
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
     with db.transaction(sessions) as session:
-        ws = ensure_workspace(session, "T0BENCH", "Bench")
+        ws = ensure_workspace(session, team_id, "Bench")
         with (folder / "people.csv").open(newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         session.execute(insert(Person), [
@@ -245,6 +249,27 @@ def owners_worker(folder: Path, db_dir: Path) -> dict[str, Any]:
             ]
         session.execute(insert(Tie), ties)
         workspace_id = ws.id
+    engine.dispose()
+    return workspace_id, pk
+
+
+def owners_worker(folder: Path, db_dir: Path) -> dict[str, Any]:
+    """Owners' questions on a database holding the same people and ties, asked as the
+    `/network` handlers ask them (`bot.services.network.ask`)."""
+    from slack_sdk import WebClient
+    from sqlalchemy import insert
+
+    from bot import db
+    from bot.config import load_settings
+    from bot.models import Tie
+    from bot.services import Services
+    from bot.services import network as network_service
+    from bot.services.analysis_cache import analyses
+
+    url = f"sqlite:///{db_dir / 'bench.db'}"
+    owner = "UOWNER"
+    workspace_id, pk = fill_database(folder, url, "T0BENCH", owner)
+    sessions = db.make_session_factory(db.make_engine(url))
     settings = load_settings(None, DATABASE_URL=url, PEERPULSE_OWNERS=owner,
                              PEERPULSE_DATA_DIR=str(db_dir / "data"))
     services = Services(settings=settings, sessions=sessions,
@@ -253,10 +278,15 @@ def owners_worker(folder: Path, db_dir: Path) -> dict[str, Any]:
     someone = person_id(1)
     out: dict[str, Any] = {}
 
-    def timed(name: str, use_case: Any, *args: Any) -> None:
+    def timed(name: str, use_case: Any, *args: Any) -> Any:
         started = time.perf_counter()
-        services.call(use_case, *args)
+        answer: Any
+        if use_case is network_service.take_snapshot:
+            answer = services.call(use_case, *args)
+        else:
+            answer = network_service.ask(services, use_case, *args)
         out[name] = time.perf_counter() - started
+        return answer
 
     analyses.clear()
     timed("snapshot_s", network_service.take_snapshot, owner, None)
@@ -270,9 +300,110 @@ def owners_worker(folder: Path, db_dir: Path) -> dict[str, Any]:
             "workspace_id": workspace_id, "source_id": pk[person_id(2)],
             "target_id": pk[someone], "kind": "helped", "weight": 1.0, "origin": "poll",
             "origin_key": "b:new", "occurred_at": NOW, "created_at": NOW + timedelta(hours=1)}])
-    timed("person_after_new_tie_s", network_service.ego, owner, someone)
+    started = time.perf_counter()
+    stale = timed("person_after_new_tie_s", network_service.ego, owner, someone)
+    if not analyses.wait_for_refreshes(300):
+        raise RuntimeError("the background refresh did not finish")
+    out["refresh_landed_s"] = time.perf_counter() - started
+    fresh = timed("person_refreshed_s", network_service.ego, owner, someone)
+    if stale["freshness"].behind != 1 or fresh["freshness"].behind != 0:
+        raise RuntimeError(f"expected a stale then a fresh answer: {stale['freshness']}, "
+                           f"{fresh['freshness']}")
     out["analyses_computed"] = analyses.computed
     return out
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far, from /proc (Linux)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def snapshot_worker(folder: Path, work: Path) -> dict[str, Any]:
+    """`/network snapshot` end to end: the real bot (``peerpulse run --http``, a subprocess)
+    against the local Slack sandbox, on a SQLite database holding the same people and
+    ties; a signed slash command, timed until the sandbox has recorded every file as
+    uploaded to the owner's DM. The bot is first left to finish its start-up work (the
+    roster sync of every person, the champions' start-up run) so only the snapshot is
+    timed."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from bot import db
+    from bot.devkit.botprocess import BotProcess, child_pids
+    from bot.devkit.sandbox import SlackSandbox
+    from bot.devkit.signed_client import SignedClient
+    from bot.models import Workspace
+    from bot.services.network import SNAPSHOT_FILES
+
+    owner, secret = "UOWNER", "bench-signing-secret"
+    with (folder / "people.csv").open(newline="", encoding="utf-8") as handle:
+        users = [{"id": r["id"], "name": r["id"].lower(), "real_name": r["name"],
+                  "deleted": False, "is_bot": False, "profile": {"real_name": r["name"]}}
+                 for r in csv.DictReader(handle)]
+    users.append({"id": owner, "name": owner.lower(), "real_name": "Owner", "deleted": False,
+                  "is_bot": False, "profile": {"real_name": "Owner"}})
+    url = f"sqlite:///{work / 'bot.db'}"
+    with SlackSandbox(max_page_size=1000) as sandbox:
+        sandbox.add_users(users)
+        fill_database(folder, url, sandbox.team_id, owner)
+        bot = BotProcess({
+            "SLACK_BOT_TOKEN": sandbox.token, "SLACK_SIGNING_SECRET": secret,
+            "SLACK_API_URL": sandbox.base_url, "DATABASE_URL": url,
+            "PEERPULSE_OWNERS": owner, "PEERPULSE_DATA_DIR": str(work / "data"),
+        }, log_path=work / "bot.log", cwd=work)
+        engine = db.make_engine(url)
+        try:
+            bot.start(timeout=120)
+
+            def synced() -> bool:
+                with Session(engine) as s:
+                    ws = s.scalars(select(Workspace)).first()
+                    return ws is not None and ws.roster_synced_at is not None
+            sandbox.wait_for(synced, timeout=600, interval=0.5)
+            assert bot.proc is not None
+            pids = [bot.proc.pid, *child_pids(bot.proc.pid)]
+            for _ in range(600):  # start-up work done: the bot idle for a second
+                before = _cpu_seconds(pids)
+                time.sleep(1.0)
+                if _cpu_seconds(pids) - before < 0.05:
+                    break
+            slack = SignedClient(bot.url, secret, sandbox.team_id, response_urls=sandbox)
+            load = os.getloadavg()[0]
+            cpu = _cpu_seconds(pids)
+            started = time.perf_counter()
+            resp = slack.slash_command("/network", "snapshot", owner)
+            acked = time.perf_counter() - started
+            if resp.status != 200:
+                raise RuntimeError(f"/network snapshot answered {resp.status}")
+
+            def uploaded() -> list[dict[str, Any]]:
+                files = sandbox.files(owner)
+                return files if len(files) >= len(SNAPSHOT_FILES) else []
+            files = sandbox.wait_for(uploaded, timeout=300, interval=0.05)
+            delivered = time.perf_counter() - started
+            names = sorted(f["filename"] for f in files)
+            if names != sorted(SNAPSHOT_FILES):
+                raise RuntimeError(f"unexpected files: {names}")
+            people_csv = next(f["content"] for f in files if f["filename"] == "people.csv")
+            rows = len(people_csv.decode("utf-8").splitlines()) - 1
+            if rows != len(users):
+                raise RuntimeError(f"people.csv has {rows} people, not {len(users)}")
+            return {"snapshot_e2e_s": delivered, "snapshot_ack_s": acked,
+                    "snapshot_e2e_cpu_s": _cpu_seconds(pids) - cpu, "snapshot_e2e_load": load,
+                    "snapshot_bytes": sum(len(f["content"]) for f in files)}
+        except Exception:
+            sys.stderr.write(bot.log_tail(60) + "\n")
+            raise
+        finally:
+            bot.stop()
+            engine.dispose()
 
 
 # ---------------------------------------------------------------------------- the table
@@ -297,7 +428,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--owner-max", type=int, default=100_000,
                         help="largest size for the owners' questions (default 100000)")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
-    parser.add_argument("--worker", choices=["igraph", "owners"], help=argparse.SUPPRESS)
+    parser.add_argument("--skip-snapshot-e2e", action="store_true",
+                        help="leave out /network snapshot through the real bot")
+    parser.add_argument("--worker", choices=["igraph", "owners", "snapshot"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -307,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker == "owners":
         with tempfile.TemporaryDirectory() as db_dir:
             print(json.dumps(owners_worker(args.folder, Path(db_dir))))
+        return 0
+    if args.worker == "snapshot":
+        with tempfile.TemporaryDirectory() as work:
+            print(json.dumps(snapshot_worker(args.folder, Path(work))))
         return 0
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -354,6 +492,13 @@ def main(argv: list[str] | None = None) -> int:
                         figures.setdefault(key, []).append(float(value))
                     figures.setdefault("owners_mb", []).append(peak)
                     print(f"  owners {owners}", file=sys.stderr, flush=True)
+                if not args.skip_snapshot_e2e and n <= args.owner_max:
+                    _, _, out, _, _ = run_process(
+                        [__file__, "--worker", "snapshot", "--folder", str(folder)], ROOT)
+                    e2e = json.loads(out.strip().splitlines()[-1])
+                    for key, value in e2e.items():
+                        figures.setdefault(key, []).append(float(value))
+                    print(f"  snapshot through the bot {e2e}", file=sys.stderr, flush=True)
 
     runs = f"{args.runs} run{'s' if args.runs != 1 else ''}: median [min-max]"
     print(f"\n`peerpulse analyze`, whole command, against the igraph reference ({runs})\n")
@@ -371,17 +516,34 @@ def main(argv: list[str] | None = None) -> int:
     if owner_rows:
         print(f"\nOwners' questions on a SQLite database of the same data, seconds ({runs})\n")
         print("| people | snapshot (analysis + files) | person | champions | champions k=3 "
-              "| compare (first) | compare (again) | person after a new tie | analyses run "
-              "| peak (MB) |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "| compare (first) | compare (again) | person after a new tie (answered from "
+              "the cached analysis) | until the background refresh landed | person "
+              "refreshed | analyses run | peak (MB) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for n, f in owner_rows.items():
             print(f"| {n:,} | {_stat(f['snapshot_s'], '{:.1f}')} | {_stat(f['person_s'], '{:.3f}')}"
                   f" | {_stat(f['champions_s'], '{:.3f}')} | "
                   f"{_stat(f['champions_k3_s'], '{:.3f}')} | {_stat(f['compare_s'], '{:.2f}')} |"
                   f" {_stat(f['compare_again_s'], '{:.3f}')} | "
-                  f"{_stat(f['person_after_new_tie_s'], '{:.1f}')} | "
+                  f"{_stat(f['person_after_new_tie_s'], '{:.3f}')} | "
+                  f"{_stat(f['refresh_landed_s'], '{:.1f}')} | "
+                  f"{_stat(f['person_refreshed_s'], '{:.3f}')} | "
                   f"{int(statistics.median(f['analyses_computed']))} | "
                   f"{_stat(f['owners_mb'], '{:.0f}')} |")
+    e2e_rows = {n: f for n, f in raw.items() if "snapshot_e2e_s" in f}
+    if e2e_rows:
+        print(f"\n`/network snapshot` through the real bot (signed HTTP, local Slack sandbox), "
+              f"request to every file recorded as uploaded, seconds ({runs})\n")
+        print("| people | request to files delivered | acknowledgement | bot CPU s | files (MB) "
+              "| load average before | target |")
+        print("|---|---|---|---|---|---|---|")
+        for n, f in e2e_rows.items():
+            print(f"| {n:,} | {_stat(f['snapshot_e2e_s'], '{:.1f}')} | "
+                  f"{_stat(f['snapshot_ack_s'], '{:.3f}')} | "
+                  f"{_stat(f['snapshot_e2e_cpu_s'], '{:.1f}')} | "
+                  f"{statistics.median(f['snapshot_bytes']) / 1e6:.1f} | "
+                  f"{_stat(f['snapshot_e2e_load'], '{:.1f}')} | "
+                  f"{'< 15 s' if n == 10_000 else ''} |")
     print("\nours: `python -m analytics.report.cli` as a fresh process (start-up, reading, "
           "analysis, all six files; from 2,000 people it forks helper processes for "
           "betweenness, the Gephi files and the picture); igraph: the reference pipeline as a "
