@@ -46,6 +46,20 @@ each pair was 5-10, so both columns ran on well under one core; ``--skip-owners`
 main process; the largest helper process reached 188-189 MB at 10k and 1078 MB at 100k
 (pages shared with the main process included).
 
+Owners' questions and the snapshot through the bot, 3 December 2026 01:58-02:00 UTC
+(``--sizes 10000 --runs 3``; load average 1.4-3.9), median [min-max], seconds::
+
+    snapshot (analysis + files, cold process)          7.4 [7.0-15.7]
+    person / champions / champions k=3                 0.064 / 0.060 / 0.165
+    compare, first / again                             0.48 [0.43-0.74] / 0.059
+    person after a new tie (from the cached analysis)  0.110 [0.108-0.125]
+    ... until the background refresh landed            3.6 [3.6-3.8]
+    person, refreshed                                  0.062
+    /network snapshot through the bot, to files up     4.9 [4.6-5.3] (ack 0.014, 8.8 MB)
+
+Before this round: compare (first) 2.07 [2.03-2.45] (a whole second analysis for the window
+before) and person after a new tie 3.5 [3.2-4.5] (the whole analysis redone first).
+
 Separate runs at the same load split the CPU time: 10k, main process 4.3 s and helpers 3.7 s;
 100k, main process 39.1 s and helpers 31.9 s (main peak 978 MB, largest helper 1078 MB).
 
