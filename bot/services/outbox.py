@@ -52,6 +52,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -146,12 +148,17 @@ def enqueue(session: Session, workspace_id: int, messages: Iterable[Outgoing], n
             ) -> int:
     """Queue ``messages``, skipping any whose key is already queued. Returns how many were new.
 
-    One multi-row INSERT, so a round for 10k people is queued in well under a second.
+    One multi-row INSERT, so a round for 10k people is queued in well under a second. On
+    SQLite and PostgreSQL it does nothing for a key already queued (ON CONFLICT), so no
+    statement reads the keys first; elsewhere they are read first.
     """
     batch = list({m.key: m for m in messages}.values())
+    if not batch:
+        return 0
     keys = [m.key for m in batch]
     existing: set[str] = set()
-    for start in range(0, len(keys), 500):
+    skip = _ENQUEUE.get(session.get_bind().dialect.name)
+    for start in range(0, len(keys), 500) if skip is None else ():
         chunk = keys[start:start + 500]
         existing.update(session.scalars(_QUEUED, {"keys": chunk}))
     rows = [
@@ -170,6 +177,8 @@ def enqueue(session: Session, workspace_id: int, messages: Iterable[Outgoing], n
         }
         for m in batch if m.key not in existing
     ]
+    if skip is not None:
+        return len(session.execute(skip, rows).all())
     if rows:
         session.execute(insert(_OUTBOX), rows)
     return len(rows)
@@ -838,6 +847,9 @@ def _detached(found: Any) -> OutboxMessage:
     return OutboxMessage(**found._mapping)
 
 
+_ENQUEUE = {name: insert_(_OUTBOX).on_conflict_do_nothing(index_elements=[
+    _OUTBOX.c.idempotency_key]).returning(_OUTBOX.c.id)
+    for name, insert_ in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
 _QUEUED = select(_OUTBOX.c.idempotency_key).where(
     _OUTBOX.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _DELIVERED = select(_OUTBOX.c.idempotency_key, _OUTBOX.c.status, _OUTBOX.c.ts,
