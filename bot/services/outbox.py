@@ -682,9 +682,7 @@ class OutboxSender:
         if uncertain is not None:
             values["uncertain"] = uncertain
         with self._statement() as conn:
-            conn.execute(update(_OUTBOX).where(
-                _OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.worker_id)
-                .values(**values))
+            conn.execute(*_update_own(row.id, self.worker_id, values))
 
     def _finish(self, row: OutboxMessage, *, status: str, ts: str | None = None,
                 channel: str | None = None, error: str | None = None,
@@ -701,9 +699,7 @@ class OutboxSender:
         if uncertain is not None:
             values["uncertain"] = uncertain
         with self._statement() as conn:
-            done = conn.execute(update(_OUTBOX).where(
-                _OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.worker_id)
-                .values(**values))
+            done = conn.execute(*_update_own(row.id, self.worker_id, values))
         if done.rowcount == 1:  # still ours: what the row now holds, for `send_keys`
             self._finished.outcome = Delivered(
                 row.idempotency_key, status, ts if status == SENT else row.ts,
@@ -840,6 +836,24 @@ _CLAIM_FIRST = (update(_OUTBOX).where(_OUTBOX.c.id == (
     .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id).limit(1)
     .with_for_update(skip_locked=True).scalar_subquery()))
     .values(_CLAIMED).returning(*_OUTBOX.c))
+
+
+# `_update_own`'s statements, one per set of columns written (there are a handful).
+_UPDATES_OWN: dict[tuple[str, ...], Any] = {}
+
+
+def _update_own(row_id: int, worker_id: str, values: dict[str, Any]
+                ) -> tuple[Any, dict[str, Any]]:
+    """The UPDATE of a row this sender still holds (else it changes nothing), and its
+    parameters: built once per set of columns, not once per message."""
+    columns = tuple(sorted(values))
+    statement = _UPDATES_OWN.get(columns)
+    if statement is None:
+        statement = _UPDATES_OWN[columns] = update(_OUTBOX).where(
+            _OUTBOX.c.id == bindparam("own_id"), _OUTBOX.c.claimed_by == bindparam("own_by")
+        ).values({c: bindparam(f"set_{c}") for c in columns})
+    return statement, {"own_id": row_id, "own_by": worker_id,
+                       **{f"set_{c}": v for c, v in values.items()}}
 
 
 def _detached(found: Any) -> OutboxMessage:
