@@ -269,6 +269,17 @@ def test_new_ties_are_answered_at_once_then_refreshed_in_the_background(
     d = network_service.ask(busy, network_service.compare, OWNER)
     assert c["freshness"].behind == 0 and d["freshness"].behind == 0
     assert len(analyse_calls) == 1 and every_cached_person() >= {"UALEX", "UCAL"}
+    # the champions and compare answers say it the same way (as the handlers render them)
+    p = c["picks"]
+    for name, context in (
+            ("network_champions.j2", {"k": 3, "rec": p.recommended, "cur": p.current,
+                                      "top": p.top_degree, "rnd": p.random,
+                                      "names": c["names"], "gain": c["gain"],
+                                      "people": c["people"]}),
+            ("network_compare.j2", {"days": d["days"], "d": d["diff"], "names": d["names"]})):
+        assert render(name, **context, fresh=e["freshness"]).startswith(
+            "_Figures as of 10:00 UTC; 1 tie recorded since is being added._\n"), name
+        assert "Figures as of" not in render(name, **context, fresh=c["freshness"])
 
 
 def test_one_refresh_at_a_time_and_questions_meanwhile_answer_at_once(
