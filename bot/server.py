@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltContext, BoltRequest
 from slack_bolt.adapter.wsgi.http_response import WsgiHttpResponse
-from slack_bolt.request.internals import parse_body
+from slack_bolt.request.internals import build_context, parse_body
 
 from bot.config import ConfigError, Settings
 
@@ -148,6 +148,17 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes | int:
     return 413 if size > limit else b"".join(chunks)
 
 
+def _bolt_request(text: str, body: dict[str, Any], query: str, headers: dict[str, Any]
+                  ) -> BoltRequest:
+    """Bolt's request for a body the edge has parsed and checked already: as
+    ``BoltRequest(body=text, ...)`` builds it, without parsing the body a second time (a
+    poll click's form-encoded JSON, its whole message included, is the costly part)."""
+    request = BoltRequest(body="", query=query, headers=headers)
+    request.raw_body, request.body = text, body
+    request.context = build_context(BoltContext({}), body)
+    return request
+
+
 def make_wsgi(app: App, health: Callable[[], bool] = lambda: True, *, signing_secret: str,
               max_body_bytes: int = MAX_BODY_BYTES) -> WSGIApp:
     """``GET /healthz`` and ``POST /slack/events`` (see the module docstring), and with
@@ -168,7 +179,8 @@ def make_wsgi(app: App, health: Callable[[], bool] = lambda: True, *, signing_se
         content_type = str(environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
         try:
             text = raw.decode("utf-8")
-            problem = malformed(parse_body(text, content_type or None))
+            body = parse_body(text, content_type or None)
+            problem = malformed(body)
         except ValueError as exc:  # not UTF-8, or not JSON where JSON is due
             problem = f"cannot be parsed ({type(exc).__name__})"
         if problem:
@@ -178,8 +190,8 @@ def make_wsgi(app: App, health: Callable[[], bool] = lambda: True, *, signing_se
                    if k.startswith("HTTP_")}
         if content_type:
             headers["content-type"] = content_type
-        request = BoltRequest(body=text, query=environ.get("QUERY_STRING", ""), headers=headers)
-        response = app.dispatch(request)
+        response = app.dispatch(_bolt_request(text, body, environ.get("QUERY_STRING", ""),
+                                              headers))
         return _answer(start_response, response.status, response.body, response.headers)
 
     # Installs through OAuth: Bolt's install and redirect pages.

@@ -403,3 +403,49 @@ def test_no_mutation_of_a_slack_payload_gets_a_500(edge: Bot) -> None:
             failures.append((body[:200], answer.status))
     assert failures == [], failures[:10]
     assert statuses[400] > 50, statuses  # the edge did refuse many
+
+
+@pytest.mark.parametrize("kind", ["command", "block_actions", "event", "view"])
+def test_the_edge_hands_bolt_the_request_bolt_would_build_parsing_the_body_once(
+        kind: str) -> None:
+    # `make_wsgi` parses each body once, to check it, and gives Bolt that parse: the
+    # request must be the one `BoltRequest(body=text)` builds (Bolt may change inside).
+    from slack_bolt import BoltRequest
+    from slack_bolt.request.internals import parse_body
+
+    from bot.server import _bolt_request
+
+    team = {"id": "T1", "domain": "acme"}
+    payloads: dict[str, tuple[str, str]] = {
+        "command": (urlencode({"command": "/kudos", "text": "<@U2> thanks", "user_id": "U1",
+                               "team_id": "T1", "channel_id": "C1", "trigger_id": "1.2.3",
+                               "response_url": "https://hooks.example/r"}), FORM),
+        "block_actions": (urlencode({"payload": json.dumps({
+            "type": "block_actions", "team": team, "user": {"id": "U1", "team_id": "T1"},
+            "channel": {"id": "D1"}, "container": {"type": "message", "message_ts": "1.2"},
+            "actions": [{"action_id": "poll_pick", "block_id": "poll:7",
+                         "selected_users": ["U2", "U3"]}], "response_url": "https://r"})}),
+            FORM),
+        "event": (json.dumps({"type": "event_callback", "team_id": "T1", "event_id": "Ev1",
+                              "authorizations": [{"team_id": "T1", "user_id": "UB",
+                                                  "is_enterprise_install": False}],
+                              "event": {"type": "reaction_added", "user": "U1",
+                                        "item_user": "U2", "reaction": "clap",
+                                        "item": {"type": "message", "channel": "C1",
+                                                 "ts": "1.2"}}}), JSON),
+        "view": (urlencode({"payload": json.dumps({
+            "type": "view_submission", "team": team, "user": {"id": "U1"},
+            "view": {"type": "modal", "callback_id": "kudos", "state": {"values": {}}}})}),
+            FORM),
+    }
+    text, content_type = payloads[kind]
+    headers = {"content-type": content_type, "x-slack-request-timestamp": "1700000000"}
+    ours = _bolt_request(text, parse_body(text, content_type), "a=1", headers)
+    bolts = BoltRequest(body=text, query="a=1", headers=headers)
+    assert (ours.raw_body, ours.body, ours.query, ours.headers, ours.content_type,
+            ours.mode, ours.lazy_only, ours.lazy_function_name) == (
+        bolts.raw_body, bolts.body, bolts.query, bolts.headers, bolts.content_type,
+        bolts.mode, bolts.lazy_only, bolts.lazy_function_name)
+    assert dict(ours.context) == dict(bolts.context) and ours.context["team_id"] == "T1"
+    assert vars(ours).keys() == vars(bolts).keys()  # nothing Bolt sets is left out
+    assert ours.to_copyable().body == bolts.body  # a lazy listener's copy parses raw_body
