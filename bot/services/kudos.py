@@ -25,7 +25,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, null, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -241,8 +241,11 @@ _TIES_T: Any = Tie.__table__
 _P, _T = _PEOPLE_T.c, _TIES_T.c
 _PEOPLE = select(_P.slack_id, _P.id, _P.is_active, _P.opted_out).where(
     _P.workspace_id == bindparam("ws"), _P.slack_id.in_(bindparam("slack_ids", expanding=True)))
-_SEEN = select(_T.origin_key).where(
+_SEEN = select(_T.origin_key, null(), null(), null()).where(
     _T.workspace_id == bindparam("ws"), _T.origin_key.in_(bindparam("keys", expanding=True)))
+# The people named and the origin keys already stored, in one round trip: a person's row
+# has an id, a stored key's row has none.
+_PEOPLE_AND_SEEN = union_all(_PEOPLE, _SEEN)
 _HOLD = (update(_PEOPLE_T).where(_P.id == bindparam("giver_id"))
          .values(updated_at=_P.updated_at))
 _REPEATED = (select(_P.slack_id).join(_TIES_T, _T.target_id == _P.id).where(
@@ -263,11 +266,19 @@ class Known:
     opted_out: bool
 
 
-def known_people(session: Session, workspace_id: int, slack_ids: Iterable[str]
-                 ) -> dict[str, Known]:
-    """The stored people among ``slack_ids``, in one query."""
-    rows = session.execute(_PEOPLE, {"ws": workspace_id, "slack_ids": list(set(slack_ids))})
-    return {sid: Known(pid, bool(active), bool(out)) for sid, pid, active, out in rows}
+def known_people(session: Session, workspace_id: int, slack_ids: Iterable[str],
+                 keys: Iterable[str]) -> tuple[dict[str, Known], set[str]]:
+    """The stored people among ``slack_ids``, and which of the tie origin ``keys`` are
+    stored already, in one query."""
+    rows = session.execute(_PEOPLE_AND_SEEN, {"ws": workspace_id, "keys": list(keys),
+                                              "slack_ids": list(set(slack_ids))})
+    known, seen = {}, set()
+    for sid, pid, active, out in rows:
+        if pid is None:
+            seen.add(sid)
+        else:
+            known[sid] = Known(pid, bool(active), bool(out))
+    return known, seen
 
 
 def _resolve(session: Session, client: WebClient, workspace: Workspace | int,
@@ -390,7 +401,8 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace | int,
                             "values.", field="value")
 
     ws = _id(workspace)
-    known = known_people(session, ws, [draft.giver, *recipients])
+    keys = {r: kudos_key(origin, draft.request_key, r) for r in recipients}
+    known, seen = known_people(session, ws, [draft.giver, *recipients], keys.values())
     giver = _resolve(session, client, workspace, known, draft.giver)
     if giver is None or not giver.is_active:
         raise KudosRejected("Only active people can give kudos.")
@@ -398,8 +410,6 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace | int,
         raise KudosRejected("You've opted out of PeerPulse; `/network optin` to give kudos "
                             "again.")
     outcome = KudosOutcome(giver=draft.giver, reason=reason, value=draft.value, origin=origin)
-    keys = {r: kudos_key(origin, draft.request_key, r) for r in recipients}
-    seen = set(session.scalars(_SEEN, {"ws": ws, "keys": list(keys.values())}))
     fresh = [r for r in recipients if keys[r] not in seen]
     outcome.already = [r for r in recipients if keys[r] in seen]
     if not fresh:
