@@ -39,7 +39,7 @@ from bot.services.delivery import message_key
 from bot.services.outbox import Outgoing
 from bot.services.roster import apply_user, is_person
 from bot.services.settings import ProgrammeSettings
-from bot.services.ties import NewTie, insert_tie
+from bot.services.ties import NewTie, insert_ties
 from bot.ui import MAX_RECIPIENTS
 
 log = logging.getLogger(__name__)
@@ -428,13 +428,12 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace | int,
         raise KudosRejected(f"You've given {count} kudos in the last 24 hours; the daily "
                             f"limit is {prefs.kudos_daily_cap} ({left} left). "
                             "Save some for tomorrow!")
+    stored = insert_ties(session, ws, [
+        (giver.id, targets[r].id, NewTie(source=draft.giver, target=r, kind=KIND, origin=origin,
+                                         origin_key=keys[r], occurred_at=now, reason=reason,
+                                         value=draft.value)) for r in fresh])
     for r in fresh:
-        tie = NewTie(source=draft.giver, target=r, kind=KIND, origin=origin,
-                     origin_key=keys[r], occurred_at=now, reason=reason, value=draft.value)
-        if insert_tie(session, ws, giver.id, targets[r].id, tie):
-            outcome.stored.append(r)
-        else:
-            outcome.already.append(r)
+        (outcome.stored if keys[r] in stored else outcome.already).append(r)
     return outcome
 
 

@@ -28,7 +28,7 @@ from bot.rendering import escape_slack
 from bot.services import Unit
 from bot.services.outbox import SENT, Outgoing, after_quiet_hours, enqueue
 from bot.services.settings import ProgrammeSettings
-from bot.services.ties import NewTie, insert_tie
+from bot.services.ties import NewTie, insert_ties
 
 MAX_NAMED = 5
 NO_TEAM = "(no team)"
@@ -389,12 +389,12 @@ def answer_poll(session: Session, workspace_id: int, request_id: int, user_id: s
                                     "named_count": len(targets)})
     if getattr(won, "rowcount", 0) != 1:
         raise AlreadyAnswered()
-    for slack_id, person_id, opted_out in targets:
-        if opted_out:
-            continue  # they left the programme: the answer counts, the tie is not kept
-        insert_tie(session, workspace_id, my_id, person_id, NewTie(
-            source=my_slack_id, target=slack_id, kind=kind, origin="poll",
-            origin_key=f"poll:{rid}:{slack_id}", occurred_at=now))
+    # Those who left the programme are left out: the answer counts, the tie is not kept.
+    insert_ties(session, workspace_id, [
+        (my_id, person_id, NewTie(source=my_slack_id, target=slack_id, kind=kind,
+                                  origin="poll", origin_key=f"poll:{rid}:{slack_id}",
+                                  occurred_at=now))
+        for slack_id, person_id, opted_out in targets if not opted_out])
     return Answered(rid, QUESTIONS[question_id], "nobody" if nobody else "named",
                     tuple(slack_id for slack_id, _, _ in targets))
 

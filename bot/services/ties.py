@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,13 @@ _INSERTS: dict[str, Any] = {
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
 
 
+_INSERTS_MANY: dict[str, Any] = {
+    name: insert(_TIES).on_conflict_do_nothing(index_elements=[_TIES.c.workspace_id,
+                                                               _TIES.c.origin_key])
+    .returning(_TIES.c.origin_key)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
+
+
 def record_tie(session: Session, workspace: Workspace | int, tie: NewTie) -> bool:
     """Store ``tie`` unless its origin key was seen before. Returns True when stored.
 
@@ -77,10 +85,7 @@ def insert_tie(session: Session, workspace_id: int, source_id: int, target_id: i
     one INSERT that does nothing on a conflict (of two concurrent duplicates exactly one
     inserts), elsewhere an insert in a savepoint whose loser is reported as not stored.
     """
-    row = {"workspace_id": workspace_id, "source_id": source_id, "target_id": target_id,
-           "kind": tie.kind, "weight": tie.weight, "occurred_at": tie.occurred_at,
-           "origin": tie.origin, "origin_key": tie.origin_key, "reason": tie.reason,
-           "value": tie.value}
+    row = _row(workspace_id, source_id, target_id, tie)
     statement = _INSERTS.get(session.get_bind().dialect.name)
     if statement is not None:
         return session.execute(statement, row).first() is not None
@@ -93,6 +98,30 @@ def insert_tie(session: Session, workspace_id: int, source_id: int, target_id: i
     except IntegrityError:
         return False
     return True
+
+
+def insert_ties(session: Session, workspace_id: int,
+                ties: Sequence[tuple[int, int, NewTie]]) -> set[str]:
+    """`insert_tie` for several ties between known people (source id, target id, tie):
+    the origin keys stored, the others having been seen before.
+
+    On SQLite and PostgreSQL one multi-row INSERT that does nothing on a conflict, in
+    origin-key order (two transactions inserting the same keys meet them in one order).
+    """
+    statement = _INSERTS_MANY.get(session.get_bind().dialect.name)
+    if statement is None or len(ties) < 2:
+        return {tie.origin_key for source_id, target_id, tie in ties
+                if insert_tie(session, workspace_id, source_id, target_id, tie)}
+    rows = [_row(workspace_id, source_id, target_id, tie) for source_id, target_id, tie
+            in sorted(ties, key=lambda t: t[2].origin_key)]
+    return set(session.scalars(statement, rows))
+
+
+def _row(workspace_id: int, source_id: int, target_id: int, tie: NewTie) -> dict[str, Any]:
+    return {"workspace_id": workspace_id, "source_id": source_id, "target_id": target_id,
+            "kind": tie.kind, "weight": tie.weight, "occurred_at": tie.occurred_at,
+            "origin": tie.origin, "origin_key": tie.origin_key, "reason": tie.reason,
+            "value": tie.value}
 
 
 def to_analytics_person(p: Person) -> am.Person:

@@ -17,7 +17,7 @@ from bot.models import Person, ProcessedEvent, Tie, Workspace
 from bot.services.events import first_delivery, forget_old_events
 from bot.services.export import export_csv
 from bot.services.roster import apply_user, import_roster
-from bot.services.ties import NewTie, analysis_inputs, record_tie
+from bot.services.ties import NewTie, analysis_inputs, insert_ties, record_tie
 from bot.services.workspace import ensure_workspace
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -71,6 +71,25 @@ def test_a_tie_is_stored_once_per_origin_key(sessions: sessionmaker[Session]) ->
         ws = s.scalars(select(Workspace)).one()
         assert record_tie(s, ws, tie) is False
         assert s.scalar(select(func.count(Tie.id))) == 1
+
+
+def test_several_ties_are_stored_in_one_go_each_once_per_origin_key(
+        sessions: sessionmaker[Session]) -> None:
+    with db.transaction(sessions) as s:
+        ws = seed_people(s, "Ada", "Bo", "Cy")
+        ids = dict(s.execute(select(Person.slack_id, Person.id)).all())
+
+        def tie(target: str, key: str) -> tuple[int, int, NewTie]:
+            return ids["U1"], ids[target], NewTie("U1", target, "helped", "poll", key, NOW)
+
+        record_tie(s, ws, tie("U2", "poll:1:U2")[2])
+        stored = insert_ties(s, ws.id, [tie("U3", "poll:1:U3"), tie("U2", "poll:1:U2")])
+        assert stored == {"poll:1:U3"}  # the key seen before is not stored again
+        assert insert_ties(s, ws.id, [tie("U3", "poll:1:U3"), tie("U2", "poll:1:U2")]) == set()
+        assert insert_ties(s, ws.id, [tie("U3", "poll:2:U3")]) == {"poll:2:U3"}
+    with sessions() as s:
+        assert sorted(s.scalars(select(Tie.origin_key))) == ["poll:1:U2", "poll:1:U3",
+                                                              "poll:2:U3"]
 
 
 def test_the_database_itself_refuses_a_second_tie_with_the_same_key(
