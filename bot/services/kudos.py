@@ -255,6 +255,13 @@ _REPEATED = (select(_P.slack_id).join(_TIES_T, _T.target_id == _P.id).where(
 _GIVEN_TODAY = select(func.count(_T.id)).where(
     _T.workspace_id == bindparam("ws"), _T.source_id == bindparam("giver_id"), _T.kind == KIND,
     _T.created_at >= bindparam("since"))
+# A /kudos reads both after holding the giver: one statement, one row per repeat (with no
+# count) and the count's row (with no person).
+_REPEATED_AND_TODAY = union_all(
+    _REPEATED.add_columns(null()),
+    select(null(), func.count(_T.id)).where(
+        _T.workspace_id == bindparam("ws"), _T.source_id == bindparam("giver_id"),
+        _T.kind == KIND, _T.created_at >= bindparam("day")))
 
 
 @dataclass(frozen=True)
@@ -365,6 +372,25 @@ def repeated(session: Session, workspace: Workspace | int, giver: Person | Known
         "since": now - REPEAT_WINDOW, "slack_ids": list(recipients)}))
 
 
+def repeated_and_given_today(session: Session, workspace: Workspace | int,
+                             giver: Person | Known, recipients: Iterable[str], reason: str,
+                             now: datetime, origin: str) -> tuple[set[str], int]:
+    """`repeated` and `given_today` together (one statement for a /kudos): both are read
+    after `hold_giver`."""
+    if origin != "kudos":
+        return set(), given_today(session, workspace, giver, now)
+    again, count = set(), 0
+    for slack_id, given in session.execute(_REPEATED_AND_TODAY, {
+            "ws": _id(workspace), "giver_id": giver.id, "origin": origin, "reason": reason,
+            "since": now - REPEAT_WINDOW, "day": now - timedelta(days=1),
+            "slack_ids": list(recipients)}):
+        if given is None:
+            again.add(slack_id)
+        else:
+            count = int(given)
+    return again, count
+
+
 def check_reason(reason: str, limit: int) -> str:
     """The reason as stored (control characters removed), or `KudosRejected`."""
     reason = clean_text(reason).strip()
@@ -417,12 +443,12 @@ def give_kudos(session: Session, client: WebClient, workspace: Workspace | int,
     targets = {r: _check_recipient(session, client, workspace, draft.giver, r, known)
                for r in fresh}
     hold_giver(session, giver)
-    again = repeated(session, workspace, giver, fresh, reason, now, origin)
+    again, count = repeated_and_given_today(session, workspace, giver, fresh, reason, now,
+                                            origin)
     outcome.already += [r for r in fresh if r in again]
     fresh = [r for r in fresh if r not in again]
     if not fresh:
         return outcome
-    count = given_today(session, workspace, giver, now)
     if count + len(fresh) > prefs.kudos_daily_cap:
         left = max(0, prefs.kudos_daily_cap - count)
         raise KudosRejected(f"You've given {count} kudos in the last 24 hours; the daily "
