@@ -85,9 +85,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-#: `make_engine`'s pool on PostgreSQL (per process): see there.
-POOL_SIZE = 28
-POOL_OVERFLOW = 10
+#: `make_engine`'s pool on PostgreSQL (per process): see there. At most 28 connections a
+#: process, so 3 replicas x 2 workers stay within compose.yml's max_connections=200
+#: (docs/deploy.md: replicas x workers x 30 + 20, the leader's and liveness connections
+#: included).
+POOL_SIZE = 24
+POOL_OVERFLOW = 4
 
 
 def _refuse_a_dead_connection(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
