@@ -22,6 +22,7 @@ from bot.cli import main
 from bot.devkit.sandbox import SlackSandbox
 from bot.devkit.simulation import simulate_organisation
 from bot.models import AuditEntry, Person, Tie, Workspace
+from bot.services.network import audit as record_audit
 from bot.services.settings import effective_settings
 from bot.services.ties import NewTie, record_tie
 from tests.e2e.conftest import Stack, launch, wait_for_roster, wait_until
@@ -321,6 +322,11 @@ def test_everyone_controls_their_own_data(stack: Stack) -> None:
 
 def test_audit_cli_lists_who_did_what(stack: Stack, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # Its own entries, so it holds whichever tests ran before it (or none).
+    with db.transaction(db.make_session_factory(stack.engine)) as s:
+        ws = s.scalars(select(Workspace)).one()
+        for action in ("snapshot", "settings.update", "export"):
+            record_audit(s, ws, owner(stack), action, {"from": "the audit CLI test"})
     monkeypatch.setenv("DATABASE_URL", str(stack.engine.url))
     assert main(["audit", "--limit", "100"]) == 0
     out = capsys.readouterr().out
