@@ -46,6 +46,17 @@ each pair was 5-10, so both columns ran on well under one core; ``--skip-owners`
 main process; the largest helper process reached 188-189 MB at 10k and 1078 MB at 100k
 (pages shared with the main process included).
 
+On a quiet machine, 3 December 2026 (load average 0.0-1.1 before each pair; 1k and 10k
+``--runs 3`` at 01:24, 100k ``--runs 3 --skip-owners`` at 03:39)::
+
+    people      ours (s)           igraph (s)         ours/igraph         CPU s ours/ig   peak MB
+    1,000       2.5 [2.4-2.7]      1.1 [1.1-1.2]      2.17x [2.12-2.43]   2.5/1.1             148
+    10,000      4.6 [4.0-4.6]      2.7 [2.5-2.9]      1.73x [1.34-1.82]   7.4/2.6             178
+    100,000     45.2 [44.9-45.2]   34.8 [30.1-35.7]   1.30x [1.26-1.50]   69.2/33.8           967
+
+(largest helper process: 188 MB at 10k, 1077 MB at 100k, shared pages included); /network
+snapshot through the bot at 100k: 38.7 [37.0-45.8] s to every file uploaded (80 MB).
+
 Owners' questions and the snapshot through the bot, 3 December 2026 01:58-02:00 UTC
 (``--sizes 10000 --runs 3``; load average 1.4-3.9), median [min-max], seconds::
 
