@@ -3,18 +3,17 @@ network, determinism whatever the tie order, isolates, ordering, edge cases."""
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import networkx as nx
 import numpy as np
 import pytest
 
 from analytics.communities import detect_communities, membership, modularity, undirected_view
+from tests.benches import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,17 +39,8 @@ def test_unweighted_karate_reaches_the_known_optimum() -> None:
     assert q == pytest.approx(0.4198, abs=5e-5)  # Brandes et al. 2008: optimum 0.4198
 
 
-def _load_bench() -> ModuleType:
-    """bench/communities.py: its planted network and NMI serve the benchmark and these tests."""
-    spec = importlib.util.spec_from_file_location("bench_communities",
-                                                  ROOT / "bench" / "communities.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_bench = _load_bench()
+# bench/communities.py: its planted network and NMI serve the benchmark and these tests.
+_bench = load_bench("communities")
 planted, _nmi = _bench.planted, _bench.nmi
 
 

@@ -4,40 +4,26 @@ question after a new tie from the cached analysis and then from the refreshed on
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from bot.services.analysis_cache import analyses
 from bot.services.network import SNAPSHOT_FILES
-
-ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "bench" / "analytics_scale.py"
-
-
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("analytics_scale", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["analytics_scale"] = module
-    spec.loader.exec_module(module)
-    return module
+from tests.benches import load_bench
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("inputs")
-    load_bench().write_inputs(400, folder)
+    load_bench("analytics_scale").write_inputs(400, folder)
     return folder
 
 
 def test_owners_part_answers_from_the_cache_then_the_refreshed_analysis(
         inputs: Path, tmp_path: Path) -> None:
     try:
-        out = load_bench().owners_worker(inputs, tmp_path)
+        out = load_bench("analytics_scale").owners_worker(inputs, tmp_path)
     finally:
         analyses.clear()
     # the snapshot's analysis, then one refresh behind the new tie: nothing else computed
@@ -49,6 +35,6 @@ def test_owners_part_answers_from_the_cache_then_the_refreshed_analysis(
 @pytest.mark.slow
 def test_snapshot_through_the_real_bot_delivers_every_file(inputs: Path, tmp_path: Path
                                                            ) -> None:
-    out = load_bench().snapshot_worker(inputs, tmp_path)
+    out = load_bench("analytics_scale").snapshot_worker(inputs, tmp_path)
     assert out["snapshot_e2e_s"] >= out["snapshot_ack_s"] > 0
     assert out["snapshot_bytes"] > 0 and len(SNAPSHOT_FILES) == 4

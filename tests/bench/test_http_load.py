@@ -3,13 +3,11 @@ sent stored exactly once, and its checker does report a lost or an unexpected ti
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from sqlalchemy.orm import Session
@@ -18,18 +16,11 @@ from bot import db
 from bot.services.roster import apply_user
 from bot.services.ties import NewTie, record_tie
 from bot.services.workspace import ensure_workspace
+from tests.benches import bench_path, load_bench
 
-ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "bench" / "http_load.py"
+BENCH = bench_path("http_load")
 
 
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("http_load", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["http_load"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
@@ -56,7 +47,7 @@ def test_a_short_run_sends_every_kind_and_finds_no_tie_lost_or_doubled(tmp_path:
 
 def test_the_checker_reports_a_lost_tie_and_a_tie_from_a_refused_request(tmp_path: Path
                                                                          ) -> None:
-    bench = load_bench()
+    bench = load_bench("http_load")
     url = f"sqlite:///{tmp_path / 'check.db'}"
     db.upgrade(url)
     engine = db.make_engine(url)
