@@ -156,7 +156,6 @@ class Cached:
     computed_at: datetime
     inputs: Any = None
     derived: dict[Any, Any] = field(default_factory=dict)
-    state: DataState | None = None
 
     def derive(self, name: Any, compute: Callable[[], Any]) -> Any:
         """``compute()`` once per entry (rank tables, champion picks for another k ...)."""
@@ -275,7 +274,7 @@ class AnalysisCache:
         entry. Entries of the workspace's other states computed no later are dropped (one
         computed later, e.g. while a slow refresh ran, is kept: the next lookup judges it).
         """
-        entry = Cached(analysis, now, inputs, state=key.state)
+        entry = Cached(analysis, now, inputs)
         with self._lock:
             self.computed += 1
             for other in [k for k, e in self._entries.items()
