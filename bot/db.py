@@ -167,6 +167,12 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def on_postgresql(factory: sessionmaker[Session]) -> bool:
+    """Whether ``factory``'s sessions are bound to a PostgreSQL database."""
+    bind = factory.kw.get("bind")
+    return getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

@@ -172,11 +172,11 @@ class Services:
         """One transaction (commit on success, roll back on error) with its workspace row
         and effective programme settings. ``autocommit``: for a use case of one statement
         (`one_statement`), on PostgreSQL each statement commits by itself."""
-        from bot.db import transaction
+        from bot.db import on_postgresql, transaction
 
         cache = self._settings_cache()
         with transaction(self.sessions) as session:
-            if autocommit and self._postgresql():
+            if autocommit and on_postgresql(self.sessions):
                 session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             uow = Unit(session, self.workspace_id, self.clock(), self.settings, self.client,
                        _prefs_source=cache)
@@ -189,10 +189,6 @@ class Services:
                         "no workspace recorded yet: start the bot once (peerpulse run) so "
                         "it learns its workspace and syncs the roster")
             yield uow
-
-    def _postgresql(self) -> bool:
-        bind = self.sessions.kw.get("bind")
-        return getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
 
     def _settings_cache(self) -> SettingsCache:
         if not self._prefs_cache or self._prefs_cache[0].settings is not self.settings:

@@ -58,7 +58,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import parse_quiet_hours
-from bot.db import transaction
+from bot.db import on_postgresql, transaction
 from bot.leader import HeldLock, holders_gone, lock_key
 from bot.models import OutboxMessage
 
@@ -329,7 +329,7 @@ class OutboxSender:
         self._thread: threading.Thread | None = None
         # Several senders may share a PostgreSQL database (replicas); SQLite has one.
         bind = sessions.kw.get("bind")
-        self._shared = getattr(getattr(bind, "dialect", None), "name", "") == "postgresql"
+        self._shared = on_postgresql(sessions)
         self._engine = bind if isinstance(bind, Engine) else None  # for `_statement`
         self._alive: HeldLock | None = None
 
