@@ -252,16 +252,19 @@ _REPEATED = (select(_P.slack_id).join(_TIES_T, _T.target_id == _P.id).where(
     _T.workspace_id == bindparam("ws"), _T.source_id == bindparam("giver_id"),
     _T.kind == KIND, _T.origin == bindparam("origin"), _T.reason == bindparam("reason"),
     _T.created_at >= bindparam("since"), _P.slack_id.in_(bindparam("slack_ids", expanding=True))))
-_GIVEN_TODAY = select(func.count(_T.id)).where(
-    _T.workspace_id == bindparam("ws"), _T.source_id == bindparam("giver_id"), _T.kind == KIND,
-    _T.created_at >= bindparam("since"))
-# A /kudos reads both after holding the giver: one statement, one row per repeat (with no
-# count) and the count's row (with no person).
-_REPEATED_AND_TODAY = union_all(
-    _REPEATED.add_columns(null()),
-    select(null(), func.count(_T.id)).where(
+
+
+def _given_since(since: str, *lead: Any) -> Any:
+    """How many kudos the giver gave since the parameter ``since``, after ``lead`` columns."""
+    return select(*lead, func.count(_T.id)).where(
         _T.workspace_id == bindparam("ws"), _T.source_id == bindparam("giver_id"),
-        _T.kind == KIND, _T.created_at >= bindparam("day")))
+        _T.kind == KIND, _T.created_at >= bindparam(since))
+
+
+_GIVEN_TODAY = _given_since("since")
+# A /kudos reads both after holding the giver: one statement, one row per repeat (with no
+# count) and the count's row (with no person; "since" is the repeat window there).
+_REPEATED_AND_TODAY = union_all(_REPEATED.add_columns(null()), _given_since("day", null()))
 
 
 @dataclass(frozen=True)

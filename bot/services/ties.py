@@ -50,14 +50,7 @@ _TIES: Any = Tie.__table__
 _INSERTS: dict[str, Any] = {
     name: insert(_TIES).on_conflict_do_nothing(index_elements=[_TIES.c.workspace_id,
                                                                _TIES.c.origin_key])
-    .returning(_TIES.c.id)
-    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
-
-
-_INSERTS_MANY: dict[str, Any] = {
-    name: insert(_TIES).on_conflict_do_nothing(index_elements=[_TIES.c.workspace_id,
-                                                               _TIES.c.origin_key])
-    .returning(_TIES.c.origin_key)
+    .returning(_TIES.c.origin_key)  # one row per tie stored (`insert_tie`, `insert_ties`)
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
 
 
@@ -108,7 +101,7 @@ def insert_ties(session: Session, workspace_id: int,
     On SQLite and PostgreSQL one multi-row INSERT that does nothing on a conflict, in
     origin-key order (two transactions inserting the same keys meet them in one order).
     """
-    statement = _INSERTS_MANY.get(session.get_bind().dialect.name)
+    statement = _INSERTS.get(session.get_bind().dialect.name)
     if statement is None or len(ties) < 2:
         return {tie.origin_key for source_id, target_id, tie in ties
                 if insert_tie(session, workspace_id, source_id, target_id, tie)}
