@@ -121,8 +121,11 @@ def identify_workspace(services: Services) -> None:
     log.info("serving workspace %s (%s)", auth.get("team"), team_id)
 
 
-def create_app(settings: Settings, services: Services | None = None) -> App:
-    """Build the Bolt app: request verification, event de-duplication, listeners, error handler."""
+def create_app(settings: Settings, services: Services | None = None,
+               followups: handlers.Followups | None = None) -> App:
+    """Build the Bolt app: request verification, event de-duplication, listeners, error
+    handler. ``followups``: where listeners' work after their acks runs
+    (`handlers.followups`; None: on Bolt's listener threads)."""
     services = services or build_services(settings)
     installs = services.installs
     app = App(
@@ -195,7 +198,7 @@ def create_app(settings: Settings, services: Services | None = None) -> App:
         tell_user(error, body, respond, client or services.client)
         return None
 
-    handlers.register(app, services)
+    handlers.register(app, services, followups)
     handlers.events.register_fallback(app)  # last: only events no listener took
     return app
 

@@ -15,6 +15,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from sqlalchemy.engine import Engine
 
+import handlers
 from bot import jobs
 from bot.app import build_services, create_app, identify_workspace
 from bot.config import Settings
@@ -38,6 +39,7 @@ class Runtime:
     settings: Settings
     services: Services
     app: App
+    followups: handlers.Followups | None = None
     scheduler: BackgroundScheduler | None = None
     leadership: Leadership | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -138,6 +140,8 @@ class Runtime:
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.followups is not None:
+            self.followups.stop()  # work acknowledged already: finish it first
         if self.services.delivery is not None:
             self.services.delivery.stop()
         if self.leadership is not None:
@@ -150,4 +154,6 @@ def build_runtime(settings: Settings) -> Runtime:
     """Wire everything, learn the workspace from Slack (`auth.test`), build the app."""
     services = build_services(settings)
     identify_workspace(services)
-    return Runtime(settings=settings, services=services, app=create_app(settings, services))
+    followups = handlers.Followups()
+    return Runtime(settings=settings, services=services,
+                   app=create_app(settings, services, followups), followups=followups)

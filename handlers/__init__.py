@@ -6,10 +6,13 @@ from slack_bolt import App
 
 from bot.services import Services
 from handlers import actions, commands, events, home, shortcuts, tenant, views
+from handlers.followups import Followups
 
-__all__ = ["register", "tenant"]
+__all__ = ["Followups", "register", "tenant"]
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, followups: Followups | None = None) -> None:
+    """Every listener; ``followups``: where work after acks runs (None: on Bolt's
+    listener thread, as the listener's own work)."""
     for surface in (actions, commands, events, home, shortcuts, views):
-        surface.register(app, services)
+        surface.register(app, services, followups)

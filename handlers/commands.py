@@ -25,18 +25,21 @@ from bot.services import network as network_service
 from bot.services import settings as programme
 from bot.ui import FORGET_CONFIRM, forget_confirm_blocks, kudos_confirmation, settings_modal
 from handlers.errors import guarded
+from handlers.followups import Followups
 from handlers.tenant import bound
 
 
-def register(app: App, services: Services) -> None:
-    register_kudos(app, services)
+def register(app: App, services: Services, followups: Followups | None = None
+             ) -> None:
+    register_kudos(app, services, followups)
     register_network(app, services)
 
 
 # /kudos --------------------------------------------------------------------------------
 
-def register_kudos(app: App, services: Services) -> None:
-    guard = guarded(services.client)
+def register_kudos(app: App, services: Services, followups: Followups | None = None
+                   ) -> None:
+    guard = guarded(services.client, followups)
 
     def kudos_help(svc: Services, respond: Respond) -> None:
         prefs = svc.call(programme.current)
@@ -60,16 +63,20 @@ def register_kudos(app: App, services: Services) -> None:
         # crash after it must not lose the kudos (the next start finishes it).
         svc.call(kudos_service.receive_command, giver=giver, text=text, request_key=key)
         ack()
-        answer = kudos_service.carry_out(svc, giver=giver, text=text, request_key=key,
-                                         abandon_on_error=True)
-        if answer.given is not None:
-            respond(response_type="ephemeral", text=kudos_confirmation(
-                answer.given, svc.deliver_now(answer.given.keys)))
-        elif answer.refused is not None:
-            respond(response_type="ephemeral", text=answer.refused)
-        else:
-            kudos_help(svc, respond)
-        svc.call(kudos_service.forget_request, key)
+
+        def carry_out() -> None:
+            answer = kudos_service.carry_out(svc, giver=giver, text=text, request_key=key,
+                                             abandon_on_error=True)
+            if answer.given is not None:
+                respond(response_type="ephemeral", text=kudos_confirmation(
+                    answer.given, svc.deliver_now(answer.given.keys)))
+            elif answer.refused is not None:
+                respond(response_type="ephemeral", text=answer.refused)
+            else:
+                kudos_help(svc, respond)
+            svc.call(kudos_service.forget_request, key)
+
+        guard.later(carry_out, command, respond)
 
 
 # /network ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The one way a failure reaches a user: a short, friendly ephemeral message, never a traceback.
 
-`guarded` wraps every listener. Bolt's own error handler is not enough after `ack()`: when
+`guarded` wraps every listener (`Guard`). Bolt's own error handler is not enough after `ack()`: when
 a listener fails quickly after acknowledging, Bolt (1.30) can drop the acknowledgement and
 answer Slack 404, so listeners must not raise. `tell_user` is shared with the global
 `@app.error` handler in `bot.app`, which still covers failures outside listeners.
@@ -17,6 +17,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.errors import PeerPulseError
+from handlers.followups import Followups
 
 log = logging.getLogger(__name__)
 
@@ -54,28 +55,65 @@ def tell_user(error: BaseException, body: dict[str, Any], respond: Any, client: 
         log.exception("could not tell the user about an error")
 
 
-def guarded(client: WebClient) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a listener so that no exception escapes it (see the module docstring).
+class Guard:
+    """Decorates listeners so that no exception escapes them (see the module docstring).
 
-    The wrapper asks Bolt for what the listener asks for, plus ``ack``, ``body``,
-    ``respond`` and ``client`` so it can acknowledge and answer when the listener fails.
+    ``guard(listener)`` runs it on Bolt's listener thread. ``guard.after_ack(listener)``
+    acknowledges at once and runs the listener after the ack, on the followup threads
+    (`handlers.followups`), so that acks never wait behind earlier requests' work; its
+    failures reach the person the same way. ``guard.later(work, ...)`` does the same for
+    the part of a listener that follows its own ``ack()``.
     """
 
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+    def __init__(self, client: WebClient, followups: Followups | None = None) -> None:
+        self.client, self.followups = client, followups
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return self._wrap(func, after_ack=False)
+
+    def after_ack(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return self._wrap(func, after_ack=True)
+
+    def later(self, work: Callable[[], Any], body: dict[str, Any], respond: Any,
+              client: WebClient | None = None) -> None:
+        """Do ``work`` after the ack (on a followup thread when there are any); a failure
+        is told to the person who made the request."""
+
+        def run() -> None:
+            try:
+                work()
+            except Exception as error:
+                tell_user(error, body, respond, client or self.client)
+
+        if self.followups is None:
+            run()
+        else:
+            self.followups.submit(run)
+
+    def _wrap(self, func: Callable[..., Any], after_ack: bool) -> Callable[..., Any]:
+        """The wrapper asks Bolt for what the listener asks for, plus ``ack``, ``body``,
+        ``respond`` and ``client`` so it can acknowledge and answer when the listener
+        fails."""
         own = list(inspect.signature(func).parameters)
         wanted = own + [n for n in ("ack", "body", "respond", "client") if n not in own]
 
         @functools.wraps(func)
         def wrapper(**kwargs: Any) -> Any:
+            ack = kwargs.get("ack")
+            # The request's own client (its tenant's token), else the process's.
+            client = kwargs.get("client") or self.client
+            if after_ack:
+                if ack is not None and getattr(ack, "response", None) is None:
+                    ack()
+                self.later(lambda: func(**{k: v for k, v in kwargs.items() if k in own}),
+                           kwargs.get("body") or {}, kwargs.get("respond"), client)
+                return None
             try:
                 return func(**{k: v for k, v in kwargs.items() if k in own})
             except Exception as error:
-                ack = kwargs.get("ack")
                 if ack is not None and getattr(ack, "response", None) is None:
                     ack()
-                # The request's own client (its tenant's token), else the process's.
-                tell_user(error, kwargs.get("body") or {}, kwargs.get("respond"),
-                          kwargs.get("client") or client)
+                tell_user(error, kwargs.get("body") or {}, kwargs.get("respond"), client)
                 return None
 
         del wrapper.__wrapped__  # Bolt must see the signature below, not func's
@@ -83,4 +121,7 @@ def guarded(client: WebClient) -> Callable[[Callable[..., Any]], Callable[..., A
             [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in wanted])
         return wrapper
 
-    return decorate
+
+def guarded(client: WebClient, followups: Followups | None = None) -> Guard:
+    """The `Guard` of listeners that use ``client`` (and ``followups``, when given)."""
+    return Guard(client, followups)

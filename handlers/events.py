@@ -10,17 +10,19 @@ from slack_bolt import Ack, App, BoltContext
 
 from bot.services import Services, kudos, roster
 from handlers.errors import guarded
+from handlers.followups import Followups
 from handlers.tenant import bound
 
 log = logging.getLogger(__name__)
 
 
-def register(app: App, services: Services) -> None:
-    guard = guarded(services.client)
+def register(app: App, services: Services, followups: Followups | None = None
+             ) -> None:
+    guard = guarded(services.client, followups)
 
-    @guard
-    def on_member_change(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
-        ack()
+    # Events are acknowledged at once; their work runs after the ack (`handlers.followups`).
+    @guard.after_ack
+    def on_member_change(event: dict[str, Any], context: BoltContext) -> None:
         user = event.get("user")
         if isinstance(user, dict) and context.get("peerpulse_tenant"):
             bound(services, context).call(roster.member_changed, user)
@@ -29,15 +31,13 @@ def register(app: App, services: Services) -> None:
     app.event("team_join")(on_member_change)
 
     @app.event("reaction_added")
-    @guard
-    def reaction_added(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
-        ack()
+    @guard.after_ack
+    def reaction_added(event: dict[str, Any], context: BoltContext) -> None:
         bound(services, context).call(kudos.on_reaction, event, removed=False)
 
     @app.event("reaction_removed")
-    @guard
-    def reaction_removed(ack: Ack, event: dict[str, Any], context: BoltContext) -> None:
-        ack()
+    @guard.after_ack
+    def reaction_removed(event: dict[str, Any], context: BoltContext) -> None:
         bound(services, context).call(kudos.on_reaction, event, removed=True)
 
     @app.event("app_uninstalled")

@@ -13,10 +13,12 @@ from bot.services import kudos as kudos_service
 from bot.services import network as network_service
 from bot.ui import OWNER_EXPORT, OWNER_SNAPSHOT, owner_home, personal_home
 from handlers.errors import guarded
+from handlers.followups import Followups
 from handlers.tenant import bound
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, followups: Followups | None = None
+             ) -> None:
     guard = guarded(services.client)
 
     def publish(svc: Services, client: WebClient, user: str) -> None:

@@ -11,10 +11,12 @@ from bot.services import Services
 from bot.services import settings as programme
 from bot.ui import kudos_modal
 from handlers.errors import guarded
+from handlers.followups import Followups
 from handlers.tenant import bound
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, followups: Followups | None = None
+             ) -> None:
     guard = guarded(services.client)
 
     @app.shortcut("give_kudos")

@@ -20,6 +20,7 @@ from bot.ui import (
     read_settings_modal,
 )
 from handlers.errors import guarded
+from handlers.followups import Followups
 from handlers.tenant import bound
 
 
@@ -30,7 +31,8 @@ def _without_retries(client: WebClient) -> WebClient:
                      retry_handlers=[])
 
 
-def register(app: App, services: Services) -> None:
+def register(app: App, services: Services, followups: Followups | None = None
+             ) -> None:
     guard = guarded(services.client)
 
     @app.view(KUDOS_MODAL)
