@@ -246,6 +246,44 @@ def worker_count(database_url: str, requested: int | None) -> int:
     return 1
 
 
+def threaded_worker() -> type:
+    """gunicorn's threaded worker, with connections closed off its event loop.
+
+    Since gunicorn 26 the threaded worker closes a connection lingeringly (FIN, then it
+    waits up to 2 s for the client's) on the one thread that also accepts connections, so
+    while it waits for one client nothing else is accepted. Slack's clients are across the
+    internet: with clients that close 50 ms after reading the answer, 2 workers served 40
+    requests/s (`tests/e2e/test_http_foundation.py` holds what this fixes). Here the
+    lingering close runs on threads of its own.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gunicorn import util
+    from gunicorn.workers.gthread import ThreadWorker
+
+    if not hasattr(util, "close_graceful"):  # gunicorn before 26 closes at once
+        return ThreadWorker
+
+    class Worker(ThreadWorker):  # type: ignore[misc]
+        closer: ThreadPoolExecutor | None = None
+
+        def finish_request(self, conn: Any, fs: Any) -> None:
+            if self.closer is None:
+                self.closer = ThreadPoolExecutor(32, thread_name_prefix="gunicorn-close")
+            closer, close = self.closer, conn.close
+
+            def close_off_loop(graceful: bool = False) -> None:
+                if graceful:
+                    closer.submit(close, graceful=True)
+                else:
+                    close()
+
+            conn.close = close_off_loop
+            super().finish_request(conn, fs)
+
+    return Worker
+
+
 def serve_http(settings: Settings, host: str, port: int, *, workers: int | None = None,
                threads: int = 8) -> None:
     """Run gunicorn with ``workers`` threaded workers (`worker_count`).
@@ -291,7 +329,7 @@ def serve_http(settings: Settings, host: str, port: int, *, workers: int | None 
             if "control_socket_disable" in self.cfg.settings:  # newer gunicorn (27 has it)
                 # Unused here, and one path per user: replicas on one host would share it.
                 self.cfg.set("control_socket_disable", True)
-            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("worker_class", threaded_worker())
             self.cfg.set("threads", threads)
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 10)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -36,6 +38,39 @@ def test_healthz_answers_200(start_stack: Callable[..., Stack]) -> None:
     with urllib.request.urlopen(f"{stack.bot.url}/healthz", timeout=5) as resp:
         assert resp.status == 200
         assert json.loads(resp.read()) == {"ok": True}
+
+
+def test_clients_that_close_late_do_not_hold_up_the_others(
+        start_stack: Callable[..., Stack]) -> None:
+    # Slack's clients are across the internet: they read the answer, and their close
+    # arrives a round trip later. Each client here closes a second after reading; the
+    # others must be answered meanwhile (gunicorn 26+ waited for each close on the one
+    # thread that accepts connections: the eighth answer came after 7 s).
+    stack = start_stack()
+    url = urlsplit(stack.bot.url)
+    answered: list[float] = []
+    start = time.monotonic()
+
+    def client() -> None:
+        with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 200")
+            answered.append(time.monotonic() - start)
+            time.sleep(1.0)
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join(20)
+    assert len(answered) == 8
+    assert max(answered) < 1.0, sorted(answered)
 
 
 def test_roster_syncs_across_pages_and_survives_a_429(
