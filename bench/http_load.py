@@ -62,6 +62,7 @@ from bot.devkit.signed_client import Response, SignedClient  # noqa: E402
 
 SECRET = "bench-signing-secret"
 SLACK_DEADLINE = 3.0
+AFTER_LOAD = "bot, until its work after the acks was done"
 # Share of each kind in the load (they add up to 1).
 MIX = {"kudos": 0.24, "kudos_refused": 0.08, "network_owner": 0.06, "network_other": 0.06,
        "poll_click": 0.16, "poll_stale": 0.03, "event": 0.27, "event_retry": 0.10}
@@ -437,30 +438,36 @@ class Check:
     events_recorded: int
     kudos_pending: int
     lost_keys: list[str] = field(default_factory=list)
+    #: Seconds after the check began (the last answer) until the last tie was stored and
+    #: the last DM sent: the work done after the acks.
+    settled_after: float = 0.0
 
 
 def check_database(engine: Any, expected: Expected, settle_timeout: float = 60.0,
                    quiet: float = 2.0) -> Check:
-    """Wait until the bot has finished what it acknowledged (no kudos pending, the ties
-    unchanged for ``quiet`` seconds), then count the ties."""
+    """Wait until the bot has finished what it acknowledged (no kudos pending, no DM
+    waiting, the ties unchanged for ``quiet`` seconds), then count the ties."""
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
-    from bot.models import KudosRequest, ProcessedEvent, Tie
+    from bot.models import KudosRequest, OutboxMessage, ProcessedEvent, Tie
 
-    def snapshot() -> tuple[int, int]:
+    def snapshot() -> tuple[int, int, int]:
         with Session(engine) as s:
             return (int(s.scalar(select(func.count(Tie.id))) or 0),
-                    int(s.scalar(select(func.count(KudosRequest.id))) or 0))
+                    int(s.scalar(select(func.count(KudosRequest.id))) or 0),
+                    int(s.scalar(select(func.count(OutboxMessage.id)).where(
+                        OutboxMessage.status.in_(("pending", "sending")))) or 0))
 
-    deadline, last, stable_since = time.monotonic() + settle_timeout, None, time.monotonic()
+    began = time.monotonic()
+    deadline, last, stable_since = began + settle_timeout, None, began
     while time.monotonic() < deadline:
         now = snapshot()
         if now != last:
             last, stable_since = now, time.monotonic()
-        elif now[1] == 0 and time.monotonic() - stable_since > quiet:
+        elif now[1] == now[2] == 0 and time.monotonic() - stable_since > quiet:
             break
-        time.sleep(0.25)
+        time.sleep(0.1)
     with Session(engine) as s:
         keys = Counter(s.scalars(select(Tie.origin_key)))
         event_ids = set(s.scalars(select(ProcessedEvent.event_id)))
@@ -475,7 +482,8 @@ def check_database(engine: Any, expected: Expected, settle_timeout: float = 60.0
         events_expected=len(expected.event_ids),
         events_recorded=len(expected.event_ids & event_ids),
         kudos_pending=pending,
-        lost_keys=sorted(k for k in expected.tie_keys if k not in keys)[:5])
+        lost_keys=sorted(k for k in expected.tie_keys if k not in keys)[:5],
+        settled_after=max(0.0, stable_since - began))
 
 
 # ---------------------------------------------------------------- the report
@@ -516,10 +524,15 @@ def report(results: list[Result], elapsed: float, rate: float, check: Check | No
           f"{SLACK_DEADLINE:.0f} s: {over}; generator lateness p99 "
           f"{percentile(late, 99):.1f} ms, max {max(late, default=0):.1f} ms")
     ok_total &= not errors and not over
+    cpu = dict(cpu)
+    with_after = cpu.pop(AFTER_LOAD, None)
     shares = ", ".join(f"{name} {seconds / wall:.0%}" for name, seconds in cpu.items())
     # Per request sent: the bot carries out a request whose client gave up waiting too.
     per_request = (f"; the bot used {cpu['bot'] / len(results) * 1000:.1f} ms of CPU a request"
                    if "bot" in cpu and results else "")
+    if with_after is not None and results:
+        per_request += (f" ({with_after / len(results) * 1000:.1f} ms counting its work "
+                        "after the load)")
     print(f"CPU during the load (share of one core, over {wall:.1f} s): {shares}{per_request}")
     if check is not None:
         good = not (check.lost or check.doubled or check.unexpected or check.kudos_pending
@@ -528,6 +541,8 @@ def report(results: list[Result], elapsed: float, rate: float, check: Check | No
               f"{check.doubled}, unexpected {check.unexpected}; events recorded "
               f"{check.events_recorded}/{check.events_expected} unique; kudos still pending "
               f"{check.kudos_pending}  [{'OK' if good else 'WRONG'}]")
+        print(f"work after the acks (ties stored, DMs sent) finished "
+              f"{check.settled_after:.1f} s after the last answer")
         if check.lost_keys:
             print(f"       lost, e.g.: {', '.join(check.lost_keys)}")
         ok_total &= good
@@ -698,6 +713,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = sum(cpu.values())
         cpu["rest of the machine"] = max(0.0, _machine_busy() - meter.machine - ours)
         check = check_database(engine, expected)
+        if bots:  # the bot's CPU until its work after the acks was done, too
+            cpu[AFTER_LOAD] = meter.used(all_bot)
         engine.dispose()
         ok = report(results, elapsed, args.rate, check, cpu, wall)
         for bot in bots:
