@@ -168,6 +168,7 @@ def _play_kudos(org: Organisation, slack: SignedClient, sandbox: SlackSandbox, s
     values = ("teamwork", "ownership", "curiosity", "customer-first", "courage")
     givers = [p.id for p in org.people if p.id not in org.isolated]
     played = {"commands": 0, "modals": 0, "refused": 0}
+    answers: list[str] = []  # each /kudos is answered after its ack (handlers.followups)
     for i in range(count):
         giver = rng.choice(givers)
         named = org.sample_named(giver, rng, k_max=2)
@@ -185,14 +186,15 @@ def _play_kudos(org: Organisation, slack: SignedClient, sandbox: SlackSandbox, s
             played["modals"] += 1
         else:
             mentions = " ".join(f"<@{n}>" for n in named)
-            slack.slash_command("/kudos", f"{mentions} {reason}", giver)
+            answers.append(slack.slash_command("/kudos", f"{mentions} {reason}",
+                                               giver).response_key or "")
             played["commands"] += 1
     for giver, text in ((givers[0], f"<@{givers[0]}> for being me"),
                         (givers[1], f"<@{org.bots[0]}> for deploying")):
-        resp = slack.slash_command("/kudos", text, giver)
-        sandbox.wait_for(functools.partial(sandbox.responses, resp.response_key or ""))
+        answers.append(slack.slash_command("/kudos", text, giver).response_key or "")
         played["refused"] += 1
-    time.sleep(0.5)  # the last DMs go out just after the acknowledgements
+    # Every giver answered: their DMs went out before (the answer says whether they did).
+    sandbox.wait_for(lambda: all(sandbox.responses(key) for key in answers), timeout=60)
     dms = [m for m in sandbox.messages() if m["channel"].startswith("D")
            and "gave you kudos" in m.get("text", "")]
     played["dms"] = len(dms)
