@@ -1,9 +1,10 @@
 """The one way a failure reaches a user: a short, friendly ephemeral message, never a traceback.
 
-`guarded` wraps every listener (`Guard`). Bolt's own error handler is not enough after `ack()`: when
-a listener fails quickly after acknowledging, Bolt (1.30) can drop the acknowledgement and
-answer Slack 404, so listeners must not raise. `tell_user` is shared with the global
-`@app.error` handler in `bot.app`, which still covers failures outside listeners.
+`guarded` wraps every listener (`Guard`). Bolt's own error handler is not enough after
+`ack()`: when a listener fails quickly after acknowledging, Bolt (1.30) can drop the
+acknowledgement and answer Slack 404, so listeners must not raise. `tell_user` is shared
+with the global `@app.error` handler in `bot.app`, which still covers failures outside
+listeners.
 """
 
 from __future__ import annotations
@@ -102,18 +103,24 @@ class Guard:
             ack = kwargs.get("ack")
             # The request's own client (its tenant's token), else the process's.
             client = kwargs.get("client") or self.client
-            if after_ack:
+            body, respond = kwargs.get("body") or {}, kwargs.get("respond")
+
+            def acknowledged() -> None:
                 if ack is not None and getattr(ack, "response", None) is None:
                     ack()
-                self.later(lambda: func(**{k: v for k, v in kwargs.items() if k in own}),
-                           kwargs.get("body") or {}, kwargs.get("respond"), client)
+
+            def run() -> Any:
+                return func(**{k: v for k, v in kwargs.items() if k in own})
+
+            if after_ack:
+                acknowledged()
+                self.later(run, body, respond, client)
                 return None
             try:
-                return func(**{k: v for k, v in kwargs.items() if k in own})
+                return run()
             except Exception as error:
-                if ack is not None and getattr(ack, "response", None) is None:
-                    ack()
-                tell_user(error, kwargs.get("body") or {}, kwargs.get("respond"), client)
+                acknowledged()
+                tell_user(error, body, respond, client)
                 return None
 
         del wrapper.__wrapped__  # Bolt must see the signature below, not func's

@@ -4,23 +4,14 @@ edit."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
-from bot.app import build_services, create_app, identify_workspace
-from bot.config import load_settings
-from bot.devkit.sandbox import SlackSandbox
-from bot.devkit.signed_client import SignedClient
-from bot.server import make_wsgi
 from handlers import commands
 from handlers.commands import NETWORK, Reply, Request, Subcommand
+from tests.handlers.live import Bot, running_bot
 
-SECRET = "test-secret"
 OWNER = "UOWNER"
 
 # The `/network` subcommands of design.md, and which of them are for programme owners.
@@ -37,44 +28,10 @@ def test_the_table_holds_exactly_the_documented_subcommands() -> None:
         assert not (sub.working and sub.before_ack), f"{name}: slow and before the ack"
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@dataclass
-class Bot:
-    slack: SignedClient
-    sandbox: SlackSandbox
-
-
 @pytest.fixture
 def bot(tmp_path: object) -> Iterator[Bot]:
-    with SlackSandbox() as sandbox:
-        sandbox.add_users([{"id": u, "name": u.lower(), "deleted": False, "is_bot": False}
-                           for u in (OWNER, "UALEX")])
-        settings = load_settings(None, SLACK_BOT_TOKEN=sandbox.token,
-                                 SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=sandbox.base_url,
-                                 DATABASE_URL=f"sqlite:///{tmp_path}/bot.db",
-                                 PEERPULSE_OWNERS=OWNER)
-        services = build_services(settings)
-        identify_workspace(services)
-        app = create_app(settings, services)
-        server = make_server("127.0.0.1", 0, make_wsgi(app, signing_secret=SECRET),
-                             server_class=_Server, handler_class=_Quiet)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            url = f"http://127.0.0.1:{server.server_port}"
-            yield Bot(SignedClient(url, SECRET, sandbox.team_id, response_urls=sandbox),
-                      sandbox)
-        finally:
-            server.shutdown()
-            services.sessions.kw["bind"].dispose()
+    with running_bot(str(tmp_path), (OWNER, "UALEX"), PEERPULSE_OWNERS=OWNER) as live:
+        yield live
 
 
 def _answers(bot: Bot, text: str, user: str, n: int = 1) -> tuple[str, list[str]]:

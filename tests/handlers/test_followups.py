@@ -7,21 +7,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from bot.app import build_services, create_app, identify_workspace
-from bot.config import load_settings
-from bot.devkit.sandbox import SlackSandbox
-from bot.devkit.signed_client import SignedClient
 from bot.errors import PeerPulseError
-from bot.server import make_wsgi
 from bot.services import polls
 from handlers.followups import Followups
-from tests.handlers.test_commands import _Quiet, _Server
-
-SECRET = "test-secret"
+from tests.handlers.live import Bot, running_bot
 
 
 def test_work_runs_on_its_own_threads_and_drain_waits_for_it() -> None:
@@ -82,40 +74,10 @@ def test_stop_finishes_what_is_queued() -> None:
 
 # Over real HTTP: clicks acknowledged while earlier clicks' work is still held up ----------
 
-@dataclass
-class Bot:
-    slack: SignedClient
-    sandbox: SlackSandbox
-
-
-def _bot(tmp_path: object, followups: Followups | None) -> Iterator[Bot]:
-    with SlackSandbox() as sandbox:
-        sandbox.add_users([{"id": u, "name": u.lower(), "deleted": False, "is_bot": False}
-                           for u in ("UALEX", "UBEA")])
-        settings = load_settings(None, SLACK_BOT_TOKEN=sandbox.token,
-                                 SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=sandbox.base_url,
-                                 DATABASE_URL=f"sqlite:///{tmp_path}/bot.db")
-        services = build_services(settings)
-        identify_workspace(services)
-        app = create_app(settings, services, followups)
-        server = _Server(("127.0.0.1", 0), _Quiet)
-        server.set_app(make_wsgi(app, signing_secret=SECRET))
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            url = f"http://127.0.0.1:{server.server_port}"
-            yield Bot(SignedClient(url, SECRET, sandbox.team_id, response_urls=sandbox),
-                      sandbox)
-        finally:
-            server.shutdown()
-            if followups is not None:
-                followups.stop(timeout=5)
-            services.sessions.kw["bind"].dispose()
-
-
 @pytest.fixture
 def bot(tmp_path: object) -> Iterator[Bot]:
-    yield from _bot(tmp_path, Followups(threads=2))
+    with running_bot(str(tmp_path), ("UALEX", "UBEA"), Followups(threads=2)) as live:
+        yield live
 
 
 class Held(PeerPulseError):
