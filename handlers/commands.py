@@ -264,7 +264,14 @@ def register_network(app: App, services: Services) -> None:
             return
         reply(respond, sub.run(req))
 
-    app.command("/network")(ack=network_ack, lazy=[network_work])
+    def slow(command: dict[str, Any]) -> bool:
+        # Only an owner's slow subcommand needs a lazy listener: Bolt starts one (a copy of
+        # the request and a thread) for every request its listener matches.
+        sub = NETWORK.get(_split(command)[0])
+        return bool(sub and sub.working and services.is_owner(str(command.get("user_id"))))
+
+    app.command("/network", matchers=[slow])(ack=network_ack, lazy=[network_work])
+    app.command("/network")(network_ack)
 
     @app.action(FORGET_CONFIRM)
     @guard
