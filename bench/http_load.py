@@ -414,6 +414,10 @@ def open_poll_round(env: dict[str, str], engine: Any, sandbox: Any) -> list[Poll
             return not s.scalar(select(func.count(OutboxMessage.id)).where(
                 OutboxMessage.idempotency_key.like("poll:%"), OutboxMessage.status != "sent"))
     wait(delivered, 120, "the poll round's DMs")
+    # Each person just got a DM: the next one to them waits out Slack's one message a second
+    # per channel (PEERPULSE_SEND_CHANNEL_INTERVAL). The load starts once that has passed,
+    # or its first kudos DMs would all wait for the round's tail.
+    time.sleep(1.5)
     with Session(engine) as s:
         requests = {rid: user for rid, user in s.execute(
             select(PollRequest.id, Person.slack_id).join(Person, Person.id == PollRequest.person_id)
