@@ -26,9 +26,11 @@ sandbox's threads do not delay it. The mix, all signed as Slack signs them:
   earlier ones with ``X-Slack-Retry-Num`` (some at the same instant as the original).
 
 It prints the acknowledgement latency (p50/p95/p99/max) per kind and overall, throughput,
-errors (non-2xx, timeouts, acks over Slack's 3 s), the CPU each party used, and the ties: each
-stored kudos, answered poll and first delivery must give exactly its ties, nothing else may
-give any. Exit status 1 when a tie is lost or doubled or a request failed.
+errors (non-2xx, timeouts, acks over Slack's 3 s), the CPU each party used (the bot's also
+counting its work after the load), the ties: each stored kudos, answered poll and first
+delivery must give exactly its ties, nothing else may give any, and when the work after the
+acks (ties stored, DMs sent; `handlers.followups`) was done. Exit status 1 when a tie is lost
+or doubled or a request failed.
 """
 
 from __future__ import annotations
