@@ -64,7 +64,6 @@ from bot.devkit.signed_client import Response, SignedClient  # noqa: E402
 
 SECRET = "bench-signing-secret"
 SLACK_DEADLINE = 3.0
-AFTER_LOAD = "bot, until its work after the acks was done"
 # Share of each kind in the load (they add up to 1).
 MIX = {"kudos": 0.24, "kudos_refused": 0.08, "network_owner": 0.06, "network_other": 0.06,
        "poll_click": 0.16, "poll_stale": 0.03, "event": 0.27, "event_retry": 0.10}
@@ -457,13 +456,14 @@ def check_database(engine: Any, expected: Expected, settle_timeout: float = 60.0
     from sqlalchemy.orm import Session
 
     from bot.models import KudosRequest, OutboxMessage, ProcessedEvent, Tie
+    from bot.services.outbox import PENDING, SENDING
 
     def snapshot() -> tuple[int, int, int]:
         with Session(engine) as s:
             return (int(s.scalar(select(func.count(Tie.id))) or 0),
                     int(s.scalar(select(func.count(KudosRequest.id))) or 0),
                     int(s.scalar(select(func.count(OutboxMessage.id)).where(
-                        OutboxMessage.status.in_(("pending", "sending")))) or 0))
+                        OutboxMessage.status.in_((PENDING, SENDING)))) or 0))
 
     began = time.monotonic()
     deadline, last, stable_since = began + settle_timeout, None, began
@@ -506,7 +506,9 @@ def git_commit(code: Path) -> str:
 
 
 def report(results: list[Result], elapsed: float, rate: float, check: Check | None,
-           cpu: dict[str, float], wall: float) -> bool:
+           cpu: dict[str, float], wall: float, bot_after: float | None = None) -> bool:
+    """Print the figures; ``bot_after``: the bot's CPU seconds until its work after the
+    acks was done (``cpu`` holds each party's during the load)."""
     by_kind: dict[str, list[Result]] = defaultdict(list)
     for r in results:
         by_kind[r.kind].append(r)
@@ -530,14 +532,12 @@ def report(results: list[Result], elapsed: float, rate: float, check: Check | No
           f"{SLACK_DEADLINE:.0f} s: {over}; generator lateness p99 "
           f"{percentile(late, 99):.1f} ms, max {max(late, default=0):.1f} ms")
     ok_total &= not errors and not over
-    cpu = dict(cpu)
-    with_after = cpu.pop(AFTER_LOAD, None)
     shares = ", ".join(f"{name} {seconds / wall:.0%}" for name, seconds in cpu.items())
     # Per request sent: the bot carries out a request whose client gave up waiting too.
     per_request = (f"; the bot used {cpu['bot'] / len(results) * 1000:.1f} ms of CPU a request"
                    if "bot" in cpu and results else "")
-    if with_after is not None and results:
-        per_request += (f" ({with_after / len(results) * 1000:.1f} ms counting its work "
+    if bot_after is not None and results:
+        per_request += (f" ({bot_after / len(results) * 1000:.1f} ms counting its work "
                         "after the load)")
     print(f"CPU during the load (share of one core, over {wall:.1f} s): {shares}{per_request}")
     if check is not None:
@@ -719,10 +719,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = sum(cpu.values())
         cpu["rest of the machine"] = max(0.0, _machine_busy() - meter.machine - ours)
         check = check_database(engine, expected)
-        if bots:  # the bot's CPU until its work after the acks was done, too
-            cpu[AFTER_LOAD] = meter.used(all_bot)
+        bot_after = meter.used(all_bot) if bots else None  # its work after the acks too
         engine.dispose()
-        ok = report(results, elapsed, args.rate, check, cpu, wall)
+        ok = report(results, elapsed, args.rate, check, cpu, wall, bot_after)
         for bot in bots:
             tail = bot.log_tail(400)
             if "Traceback" in tail:
