@@ -30,6 +30,7 @@ from bot.models import AuditEntry, OutboxMessage, Person, PollRequest, Tie, Work
 from bot.services import champions, polls
 from bot.services import roster as roster_service
 from bot.services.export import export
+from bot.services.outbox import PENDING, SENDING
 
 SIGNING_SECRET = "demo-signing-secret"
 DEMO_OWNER_INDEX = 0
@@ -83,7 +84,7 @@ def _play_poll_rounds(org: Organisation, slack: SignedClient, sandbox: SlackSand
         def delivered(round_id: int = opened.round_id) -> bool:
             with sessions() as s:
                 return not s.scalar(select(func.count(OutboxMessage.id)).where(
-                    OutboxMessage.status.in_(("pending", "sending")),
+                    OutboxMessage.status.in_((PENDING, SENDING)),
                     OutboxMessage.poll_request_id.in_(select(PollRequest.id).where(
                         PollRequest.round_id == round_id))))
         wait_for(delivered, 60, what=f"round {week + 1} to be delivered")
