@@ -155,6 +155,11 @@ def create_app(settings: Settings, services: Services | None = None,
         installs.store.on_installed = lambda workspace_id: _sync_new_tenant(services,
                                                                           workspace_id)
 
+    if followups is not None:
+        # First: acks come first, the work after them waits while requests are being
+        # answered (`handlers.followups`).
+        app.middleware(followups.middleware)
+
     @app.middleware
     def bind_tenant(context: BoltContext, next: Any) -> BoltResponse | None:
         # Each request is served for its own tenant: the workspace, or the organisation of

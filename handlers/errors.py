@@ -18,7 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.errors import PeerPulseError
-from handlers.followups import Followups
+from handlers.followups import ANSWERING, Followups
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ class Guard:
         ``respond`` and ``client`` so it can acknowledge and answer when the listener
         fails."""
         own = list(inspect.signature(func).parameters)
-        wanted = own + [n for n in ("ack", "body", "respond", "client") if n not in own]
+        wanted = own + [n for n in ("ack", "body", "respond", "client", "context")
+                        if n not in own]
 
         @functools.wraps(func)
         def wrapper(**kwargs: Any) -> Any:
@@ -112,16 +113,25 @@ class Guard:
             def run() -> Any:
                 return func(**{k: v for k, v in kwargs.items() if k in own})
 
-            if after_ack:
-                acknowledged()
-                self.later(run, body, respond, client)
-                return None
+            # Acknowledged (or the listener done): this request no longer holds back the
+            # work after acks (`handlers.followups`, "acks come first").
+            answering = (kwargs.get("context") or {}).get(ANSWERING)
             try:
-                return run()
-            except Exception as error:
-                acknowledged()
-                tell_user(error, body, respond, client)
-                return None
+                if after_ack:
+                    acknowledged()
+                    if answering is not None:
+                        answering.done()
+                    self.later(run, body, respond, client)
+                    return None
+                try:
+                    return run()
+                except Exception as error:
+                    acknowledged()
+                    tell_user(error, body, respond, client)
+                    return None
+            finally:
+                if answering is not None:
+                    answering.done()
 
         del wrapper.__wrapped__  # Bolt must see the signature below, not func's
         wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

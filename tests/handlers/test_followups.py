@@ -4,15 +4,19 @@ behind earlier requests' work; a full queue falls back to the listener's own thr
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.errors import PeerPulseError
 from bot.services import polls
-from handlers.followups import Followups
+from handlers.errors import Guard
+from handlers.followups import ANSWERING, NICENESS, Followups
 from tests.handlers.live import Bot, running_bot
 
 
@@ -70,6 +74,86 @@ def test_stop_finishes_what_is_queued() -> None:
         followups.submit(lambda n=n: (time.sleep(0.005), done.append(n)))
     followups.stop(timeout=10)
     assert done == list(range(20))
+
+
+# Acks come first: work waits while a request is being answered -----------------------
+
+def test_work_waits_while_a_request_is_being_answered() -> None:
+    followups, done = Followups(threads=2), []
+    answering = followups.answering()
+    followups.submit(lambda: done.append(1))
+    assert not followups.drain(0.3) and done == []
+    answering.done()
+    assert followups.drain(5) and done == [1]
+    # done() twice counts once: a later request still holds work back.
+    answering.done()
+    second = followups.answering()
+    followups.submit(lambda: done.append(2))
+    assert not followups.drain(0.2) and done == [1]
+    second.done()
+    assert followups.drain(5) and done == [1, 2]
+    followups.stop()
+
+
+def test_work_waits_for_quiet_no_longer_than_max_defer() -> None:
+    followups, done = Followups(threads=1, max_defer=0.3), []
+    answering = followups.answering()  # never done: a bot that is never quiet
+    t0 = time.monotonic()
+    followups.submit(lambda: done.append(time.monotonic() - t0))
+    assert followups.drain(5)
+    assert 0.3 <= done[0] < 2.0
+    answering.done()
+    followups.stop()
+
+
+def test_stop_runs_what_is_queued_even_while_answering() -> None:
+    followups, done = Followups(threads=1), []
+    answering = followups.answering()
+    followups.submit(lambda: done.append(1))
+    t0 = time.monotonic()
+    followups.stop(timeout=5)
+    assert done == [1] and time.monotonic() - t0 < 2.0
+    answering.done()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness")
+def test_followup_threads_give_the_cpu_to_acks_first() -> None:
+    followups, seen = Followups(threads=1), []
+    followups.submit(lambda: seen.append(
+        os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    assert followups.drain(5)
+    here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [max(NICENESS, here)] and here < NICENESS  # this thread is untouched
+    followups.stop()
+
+
+@pytest.mark.parametrize("after_ack", [True, False])
+def test_a_guarded_listener_stops_holding_work_back_once_it_acknowledged(
+        after_ack: bool) -> None:
+    # Bolt's middleware (Followups.middleware) opens the window; the guard closes it as
+    # soon as the listener acknowledged, so its own work need not wait for Bolt to finish.
+    followups, done = Followups(threads=1, max_defer=30), []
+    guard = Guard(WebClient(token="xoxb-test"), followups)
+    acks: list[object] = []
+
+    class Ack:
+        response = None
+
+        def __call__(self) -> None:
+            acks.append(1)
+            self.response = object()  # type: ignore[assignment]
+
+    if after_ack:
+        listener = guard.after_ack(lambda body: done.append(body["n"]))
+    else:
+        def kudos(ack: Ack, body: dict[str, int]) -> None:
+            ack()
+            guard.later(lambda: done.append(body["n"]), body, None)
+        listener = guard(kudos)
+    listener(ack=Ack(), body={"n": 7}, respond=None, client=None,
+             context={ANSWERING: followups.answering()})
+    assert followups.drain(5) and done == [7] and acks == [1]
+    followups.stop()
 
 
 # Over real HTTP: clicks acknowledged while earlier clicks' work is still held up ----------
