@@ -143,6 +143,11 @@ class Followups:
             with self._lock:
                 self._busy -= 1
                 self.inline += 1
+                inline = self.inline
+            if inline == 1 or inline % 1000 == 0:
+                log.warning("the work after acks is %d behind (queue full, %d done inline "
+                            "so far): acks slow down until it catches up; the bot needs "
+                            "more CPU (docs/deploy.md, sizing)", self.queue_max, inline)
             self._run(work)
 
     def drain(self, timeout: float) -> bool:

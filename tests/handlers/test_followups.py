@@ -38,7 +38,9 @@ def test_work_runs_on_its_own_threads_and_drain_waits_for_it() -> None:
     followups.stop()
 
 
-def test_a_full_queue_runs_the_work_where_it_was_submitted() -> None:
+def test_a_full_queue_runs_the_work_where_it_was_submitted(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="handlers.followups")
     followups = Followups(threads=1, queue_max=1)
     release, where = threading.Event(), []
     followups.submit(lambda: release.wait(5))  # taken by the one thread
@@ -47,6 +49,7 @@ def test_a_full_queue_runs_the_work_where_it_was_submitted() -> None:
     followups.submit(lambda: where.append("queued"))  # fills the queue
     followups.submit(lambda: where.append(threading.current_thread().name))  # runs here
     assert where == [threading.current_thread().name] and followups.inline == 1
+    assert "the work after acks is 1 behind (queue full, 1 done inline" in caplog.text
     release.set()
     assert followups.drain(5) and where[-1] == "queued"
     followups.stop()
