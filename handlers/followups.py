@@ -27,8 +27,9 @@ requests/s on SQLite: done 0.7 s after the last answer); under a burst heavier t
 CPU can carry (300 requests/s on 2 cores, about 3 cores of work), answering Slack
 within its deadline gets the CPU and the work after the acks catches up when the burst
 is over. Measured with `bench/http_load.py` (`docs/deploy.md`): the ack p99 at 300/s
-went from 2.8-9.1 s (with timeouts) to 0.3-0.4 s; the gate alone gave 0.5-1.8 s, and a
-lower priority alone did not help (the thread holding the GIL was the one slowed).
+went from 2.8-9.1 s (with timeouts) to 0.12-0.53 s (1.0-1.4 s when other work took a
+fifth of the machine); the gate alone gave 0.56-1.8 s, and a lower priority alone did not
+help (the thread holding the GIL was the one slowed).
 """
 
 from __future__ import annotations
