@@ -87,6 +87,11 @@ class Answering:
         with followups._quiet:
             followups._answering += 1
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Answering:
+        # Bolt deep-copies the context for lazy listeners (`/network snapshot`): they
+        # share this request's handle (it holds a lock, which cannot be copied).
+        return self
+
     def done(self) -> None:
         f = self._followups
         with f._quiet:

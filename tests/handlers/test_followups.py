@@ -3,6 +3,7 @@ behind earlier requests' work; a full queue falls back to the listener's own thr
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
@@ -94,6 +95,24 @@ def test_work_waits_while_a_request_is_being_answered() -> None:
     followups.submit(lambda: done.append(2))
     assert not followups.drain(0.2) and done == [1]
     second.done()
+    assert followups.drain(5) and done == [1, 2]
+    followups.stop()
+
+
+def test_a_lazy_listeners_copy_of_the_context_shares_the_request_being_answered() -> None:
+    # Bolt deep-copies the context for lazy listeners; the copy must work (Bolt logs a
+    # warning and drops the key otherwise) and count the same request, not a second one.
+    followups, done = Followups(threads=1), []
+    answering = followups.answering()
+    copied = copy.deepcopy({ANSWERING: answering})[ANSWERING]
+    followups.submit(lambda: done.append(1))
+    copied.done()
+    assert followups.drain(5) and done == [1]
+    answering.done()  # the same request: already done, nothing goes negative
+    held = followups.answering()
+    followups.submit(lambda: done.append(2))
+    assert not followups.drain(0.2)
+    held.done()
     assert followups.drain(5) and done == [1, 2]
     followups.stop()
 
@@ -211,3 +230,25 @@ def test_clicks_are_acknowledged_while_earlier_work_is_held_up(
     bot.sandbox.wait_for(lambda: len(started) == clicks and all(
         bot.sandbox.responses(k) for k in keys), timeout=20)
     assert sorted(started) == list(range(1, clicks + 1))
+
+
+def test_a_slow_network_subcommand_runs_lazily_with_acks_first(
+        tmp_path: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+        ) -> None:
+    # A slow `/network` subcommand runs in Bolt's lazy listener, on a deep copy of the
+    # request's context, which holds the request being answered (handlers.followups).
+    from handlers import commands
+
+    monkeypatch.setitem(commands.NETWORK, "slowping", commands.Subcommand(
+        "slowping", lambda req: commands.Reply(f"pong for <@{req.user}>"), owner_only=True,
+        working="the ping"))
+    caplog.set_level(logging.WARNING)
+    with running_bot(str(tmp_path), ("UOWNER", "UBEA"), Followups(threads=2),
+                     PEERPULSE_OWNERS="UOWNER") as live:
+        resp = live.slack.slash_command("/network", "slowping", "UOWNER")
+        assert resp.status == 200 and "the ping" in str((resp.json or {}).get("text"))
+        key = resp.response_key
+        assert key is not None
+        said = live.sandbox.wait_for(lambda: live.sandbox.responses(key), timeout=20)
+    assert [r.get("text") for r in said] == ["pong for <@UOWNER>"]
+    assert "deep-copy" not in caplog.text, caplog.text
