@@ -81,12 +81,15 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     )
 
 
-class _OnlyOurReason(logging.Filter):
-    """While asking who we are, a failure is reported once, as our ConfigError: drop the
-    Web API client's own line for each attempt."""
+class _Dropped(logging.Filter):
+    """Drops the log lines that start with ``starts`` (all of them by default)."""
+
+    def __init__(self, starts: str = "") -> None:
+        super().__init__()
+        self.starts = starts
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return False
+        return not record.getMessage().startswith(self.starts)
 
 
 def identify_workspace(services: Services) -> None:
@@ -95,7 +98,9 @@ def identify_workspace(services: Services) -> None:
     if services.installs is not None:
         log.info("serving the workspaces and organisations installed through OAuth")
         return
-    quiet = _OnlyOurReason()
+    # While asking who we are, a failure is reported once, as our ConfigError: drop the
+    # Web API client's own line for each attempt.
+    quiet = _Dropped()
     slack_log = logging.getLogger("slack_sdk.web.base_client")
     slack_log.addFilter(quiet)
     try:
@@ -128,27 +133,37 @@ def create_app(settings: Settings, services: Services | None = None,
     (`handlers.followups`; None: on Bolt's listener threads)."""
     services = services or build_services(settings)
     installs = services.installs
-    app = App(
-        name="peerpulse",
-        client=services.client,
-        signing_secret=settings.slack_signing_secret or "",
-        # On in every mode: Bolt skips it for Socket Mode requests itself, and HTTP requests
-        # are verified even when SLACK_APP_TOKEN is set (`run --http` with an app token).
-        request_verification_enabled=True,
-        token_verification_enabled=False,
-        process_before_response=False,
-        # Every listener runs in this pool and keeps its thread until it returns (the work
-        # after ack() included: a kudos, its deliveries and the reply), and a request's ack
-        # waits for a free thread. With Bolt's default of 5, acks queued behind earlier
-        # kudos: at 30 kudos/s the ack p99 was 5.1 s; with 16 it was 0.5 s (bench/http_load.py).
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
-                                             thread_name_prefix="peerpulse-listener"),
-        logger=logging.getLogger("peerpulse.bolt"),
-        # Installs through OAuth: Bolt serves /slack/install and /slack/oauth_redirect and
-        # finds each request's bot token in the installation store.
-        oauth_settings=installs.oauth_settings() if installs else None,
-        authorize=installs.authorize(services.client) if installs else None,  # type: ignore[arg-type]
-    )
+    # Bolt reads SLACK_BOT_TOKEN itself and warns at every start that the client given
+    # (with that same token, or each installation's) takes precedence: it does, by design.
+    bolt_log = logging.getLogger("peerpulse.bolt")
+    token_skipped = _Dropped("As you gave `client` as well, `token` will be unused")
+    bolt_log.addFilter(token_skipped)
+    try:
+        app = App(
+            name="peerpulse",
+            client=services.client,
+            signing_secret=settings.slack_signing_secret or "",
+            # On in every mode: Bolt skips it for Socket Mode requests itself, and HTTP
+            # requests are verified even when SLACK_APP_TOKEN is set (`run --http` with an
+            # app token).
+            request_verification_enabled=True,
+            token_verification_enabled=False,
+            process_before_response=False,
+            # Every listener runs in this pool until it returns, and a request's ack waits
+            # for a free thread (the work after acks runs on `handlers.followups`' threads).
+            # With Bolt's default of 5, acks queued behind earlier kudos: at 30 kudos/s the
+            # ack p99 was 5.1 s; with 16 it was 0.5 s (bench/http_load.py).
+            listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
+                                                 thread_name_prefix="peerpulse-listener"),
+            logger=bolt_log,
+            # Installs through OAuth: Bolt serves /slack/install and /slack/oauth_redirect
+            # and finds each request's bot token in the installation store.
+            oauth_settings=installs.oauth_settings() if installs else None,
+            authorize=(installs.authorize(services.client)  # type: ignore[arg-type]
+                       if installs else None),
+        )
+    finally:
+        bolt_log.removeFilter(token_skipped)
     if installs is not None:
         from bot.install import Tenant
 

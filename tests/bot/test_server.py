@@ -9,6 +9,7 @@ import copy
 import hashlib
 import hmac
 import json
+import logging
 import random
 import socket
 import threading
@@ -216,6 +217,23 @@ def test_http_requests_are_verified_even_with_an_app_token_set(tmp_path: Path,
         time.sleep(0.3)
         assert bot.side_effects() == [] and bot.sandbox.responses(answer.response_key or "") == []
         assert bot.slack.slash_command("/network", "help", ALEX).status == 200
+
+
+def test_the_app_starts_without_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    # Bolt reads SLACK_BOT_TOKEN from the environment too, and warned at every start that
+    # the client given takes precedence over it.
+    caplog.set_level(logging.WARNING)
+    with SlackSandbox() as sandbox:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", sandbox.token)
+        settings = load_settings(None, SLACK_BOT_TOKEN=sandbox.token,
+                                 SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=sandbox.base_url,
+                                 DATABASE_URL=f"sqlite:///{tmp_path}/bot.db")
+        services = build_services(settings)
+        identify_workspace(services)
+        app = create_app(settings, services)
+    assert app is not None
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 # ---------------------------------------------------------------------- body size
