@@ -94,7 +94,7 @@ class Guard:
     def _wrap(self, func: Callable[..., Any], after_ack: bool) -> Callable[..., Any]:
         """The wrapper asks Bolt for what the listener asks for, plus ``ack``, ``body``,
         ``respond`` and ``client`` so it can acknowledge and answer when the listener
-        fails."""
+        fails, and ``context`` to say when the request was answered."""
         own = list(inspect.signature(func).parameters)
         wanted = own + [n for n in ("ack", "body", "respond", "client", "context")
                         if n not in own]
@@ -106,32 +106,36 @@ class Guard:
             client = kwargs.get("client") or self.client
             body, respond = kwargs.get("body") or {}, kwargs.get("respond")
 
+            # Once acknowledged (or the listener done), this request no longer holds back
+            # the work after acks (`handlers.followups`, "acks come first").
+            answering = (kwargs.get("context") or {}).get(ANSWERING)
+
+            def answered() -> None:
+                if answering is not None:
+                    answering.done()
+
             def acknowledged() -> None:
-                if ack is not None and getattr(ack, "response", None) is None:
-                    ack()
+                try:
+                    if ack is not None and getattr(ack, "response", None) is None:
+                        ack()
+                finally:
+                    answered()
 
             def run() -> Any:
                 return func(**{k: v for k, v in kwargs.items() if k in own})
 
-            # Acknowledged (or the listener done): this request no longer holds back the
-            # work after acks (`handlers.followups`, "acks come first").
-            answering = (kwargs.get("context") or {}).get(ANSWERING)
+            if after_ack:
+                acknowledged()
+                self.later(run, body, respond, client)
+                return None
             try:
-                if after_ack:
-                    acknowledged()
-                    if answering is not None:
-                        answering.done()
-                    self.later(run, body, respond, client)
-                    return None
-                try:
-                    return run()
-                except Exception as error:
-                    acknowledged()
-                    tell_user(error, body, respond, client)
-                    return None
+                return run()
+            except Exception as error:
+                acknowledged()
+                tell_user(error, body, respond, client)
+                return None
             finally:
-                if answering is not None:
-                    answering.done()
+                answered()
 
         del wrapper.__wrapped__  # Bolt must see the signature below, not func's
         wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
