@@ -110,18 +110,23 @@ class Followups:
                  max_defer: float = MAX_DEFER) -> None:
         self.threads, self.queue_max, self.max_defer = threads, queue_max, max_defer
         self._lock = threading.Lock()
-        self._pid = 0
-        #: Work waits here with when it was submitted (None: a thread's signal to end).
-        self._queue: queue.Queue[tuple[float, Callable[[], None]] | None] = queue.Queue(
-            queue_max)
-        self._answering = 0
-        self._quiet = threading.Condition(threading.Lock())
-        self._stopping = False
-        self._workers: list[threading.Thread] = []
-        self._busy = 0
         self._idle = threading.Condition(self._lock)
         #: How often the queue was full and a listener did its work itself.
         self.inline = 0
+        self._fresh(pid=0)
+
+    def _fresh(self, pid: int) -> None:
+        """The state of one process (a forked child starts its own: the parent's threads
+        are gone, and its locks may have been held at the fork)."""
+        self._pid = pid
+        #: Work waits here with when it was submitted (None: a thread's signal to end).
+        self._queue: queue.Queue[tuple[float, Callable[[], None]] | None] = queue.Queue(
+            self.queue_max)
+        self._workers: list[threading.Thread] = []
+        self._busy = 0
+        self._answering = 0
+        self._quiet = threading.Condition(threading.Lock())
+        self._stopping = False
 
     def answering(self) -> Answering:
         """A request is being answered from now until the result's ``done()``."""
@@ -186,10 +191,8 @@ class Followups:
         if self._pid == os.getpid() and self._workers:
             return
         with self._lock:
-            if self._pid != os.getpid():  # a forked child: the parent's threads are gone
-                self._pid, self._workers, self._busy = os.getpid(), [], 0
-                self._queue = queue.Queue(self.queue_max)
-                self._answering, self._quiet = 0, threading.Condition(threading.Lock())
+            if self._pid != os.getpid():
+                self._fresh(os.getpid())
             if not self._workers:
                 self._stopping = False
             while len(self._workers) < self.threads:
