@@ -33,6 +33,7 @@ from bot.config import load_settings
 from bot.devkit.sandbox import SlackSandbox
 from bot.devkit.signed_client import FORM, JSON, Response, SignedClient
 from bot.server import MAX_BODY_BYTES, make_wsgi, signed_by_slack
+from tests.handlers.live import running_bot
 
 SECRET = "edge-secret"
 OWNER, ALEX, VICTIM = "UOWNER", "UALEX", "UVICTIM"
@@ -224,15 +225,9 @@ def test_the_app_starts_without_warnings(tmp_path: Path, monkeypatch: pytest.Mon
     # Bolt reads SLACK_BOT_TOKEN from the environment too, and warned at every start that
     # the client given takes precedence over it.
     caplog.set_level(logging.WARNING)
-    with SlackSandbox() as sandbox:
-        monkeypatch.setenv("SLACK_BOT_TOKEN", sandbox.token)
-        settings = load_settings(None, SLACK_BOT_TOKEN=sandbox.token,
-                                 SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=sandbox.base_url,
-                                 DATABASE_URL=f"sqlite:///{tmp_path}/bot.db")
-        services = build_services(settings)
-        identify_workspace(services)
-        app = create_app(settings, services)
-    assert app is not None
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-the-environment")
+    with running_bot(tmp_path, [ALEX]) as live:
+        assert live.slack.slash_command("/network", "help", ALEX).status == 200
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
